@@ -1,0 +1,142 @@
+"""The env state, the task protocol, and the episode wrapper (time limit, NaN guard, auto-reset).
+
+Conventions follow brax / MuJoCo Playground: `reset(key) -> State`, `step(State, action) -> State`,
+pure and written for one env; `jax.vmap` makes a batch. A *task* (e.g. `PaperSquareTask`) knows
+physics, observation and reward only. `EpisodeEnv` wraps a task with everything episodic:
+- a time limit that *truncates* (bootstrap) rather than terminates;
+- a NaN guard: non-finite physics ends that env's episode with reward 0 and bumps a counter;
+- auto-reset: every ended episode restarts from a freshly drawn random state.
+"""
+
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from mjx_gr00t.physics import PhysicsState
+
+
+@struct.dataclass
+class EpisodeInfo:
+    """Per-env episode bookkeeping, kept by `EpisodeEnv`.
+
+    steps: () int32, policy steps taken in the current episode.
+    rng: key for this slot's next auto-reset.
+    final_obs: (obs_dim,) the last observation of the episode that ended at this step (where
+        `State.done` is 1); trainers bootstrap truncated episodes from it. Zeros after NaN physics.
+    nan_resets: () int32, how many times this slot was reset for non-finite physics.
+    episode_return: () running return of the current episode.
+    """
+
+    steps: jax.Array
+    rng: jax.Array
+    final_obs: jax.Array
+    nan_resets: jax.Array
+    episode_return: jax.Array
+
+
+@struct.dataclass
+class State:
+    """The state of one env (a batch of them under vmap).
+
+    physics: positions and velocities. obs: (obs_dim,) float32. reward: () float32.
+    done: () float32, 1 when the episode ended at this step for any reason (success, time limit or
+        NaN physics); the returned `obs` then already belongs to the next episode.
+    truncation: () float32, 1 when it ended by the time limit alone: bootstrap from `final_obs`.
+    success: () float32, 1 when the task was solved at this step.
+    metrics: fixed-key dict of () float32 per-step values (reward terms etc.), for logging.
+    info: the task's own typed record (e.g. `PaperInfo`).
+    episode: `EpisodeInfo`.
+    """
+
+    physics: PhysicsState
+    obs: jax.Array
+    reward: jax.Array
+    done: jax.Array
+    truncation: jax.Array
+    success: jax.Array
+    metrics: dict[str, jax.Array]
+    info: Any
+    episode: EpisodeInfo
+
+
+class Task(Protocol):
+    """One episode of a task, for one env, without time limit or auto-reset."""
+
+    observation_size: int
+    action_size: int
+
+    def reset(self, key: jax.Array) -> State:
+        """A fresh random initial state (its `episode` field is filled in by `EpisodeEnv`)."""
+        ...
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """action: (action_size,) in [-1, 1]. Sets reward, success and `done` = success."""
+        ...
+
+
+class EpisodeEnv:
+    """A task with time limit, NaN guard and auto-reset. Per env; vmap for a batch."""
+
+    def __init__(self, task: Task, episode_length: int) -> None:
+        if episode_length < 1:
+            raise ValueError(f"episode_length must be >= 1, got {episode_length}")
+        self.task = task
+        self.episode_length = episode_length
+        self.observation_size = task.observation_size
+        self.action_size = task.action_size
+
+    def reset(self, key: jax.Array) -> State:
+        """A fresh episode. key: a PRNG key."""
+        key, k_task = jax.random.split(key)
+        state = self.task.reset(k_task)
+        return state.replace(episode=_fresh_episode(key, state.obs))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """One policy step; an ended episode is replaced by a fresh one in the same call."""
+        nxt = self.task.step(state, action)
+        finite = _all_finite(nxt.physics) & jnp.all(jnp.isfinite(nxt.obs)) & jnp.isfinite(nxt.reward)
+        steps = state.episode.steps + 1
+        success = jnp.where(finite, nxt.success, 0.0)
+        truncated = finite & (steps >= self.episode_length) & (success < 0.5)
+        done = (~finite) | (success > 0.5) | truncated
+        reward = jnp.where(finite, nxt.reward, 0.0)
+        metrics = {k: jnp.where(finite, v, 0.0) for k, v in nxt.metrics.items()}
+        final_obs = jnp.where(finite, nxt.obs, 0.0)
+
+        rng, k_reset = jax.random.split(state.episode.rng)
+        fresh = self.task.reset(k_reset)
+        keep = lambda new, old: jnp.where(done, new, old)  # noqa: E731
+        physics = jax.tree.map(keep, fresh.physics, _sanitised(nxt.physics))
+        info = jax.tree.map(keep, fresh.info, nxt.info)
+        obs = keep(fresh.obs, final_obs)
+        episode = EpisodeInfo(
+            steps=jnp.where(done, 0, steps),
+            rng=rng,
+            final_obs=final_obs,
+            nan_resets=state.episode.nan_resets + (~finite).astype(jnp.int32),
+            episode_return=jnp.where(done, 0.0, state.episode.episode_return + reward),
+        )
+        return State(
+            physics=physics, obs=obs, reward=reward, done=done.astype(jnp.float32),
+            truncation=truncated.astype(jnp.float32), success=success, metrics=metrics,
+            info=info, episode=episode,
+        )
+
+
+def _fresh_episode(key: jax.Array, obs: jax.Array) -> EpisodeInfo:
+    return EpisodeInfo(
+        steps=jnp.zeros((), jnp.int32), rng=key, final_obs=jnp.zeros_like(obs),
+        nan_resets=jnp.zeros((), jnp.int32), episode_return=jnp.zeros(()),
+    )
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves))
+
+
+def _sanitised(tree: Any) -> Any:
+    """Non-finite entries replaced by 0, so a discarded NaN state cannot leak through `where`."""
+    return jax.tree.map(lambda x: jnp.where(jnp.isfinite(x), x, 0.0), tree)
