@@ -67,8 +67,12 @@ class Task(Protocol):
     observation_size: int
     action_size: int
 
-    def reset(self, key: jax.Array) -> State:
-        """A fresh random initial state (its `episode` field is filled in by `EpisodeEnv`)."""
+    def reset(self, key: jax.Array, dr_ranges: Any = None) -> State:
+        """A fresh random initial state, DR drawn from `dr_ranges` (the config's when None).
+
+        Its `episode` field is filled in by `EpisodeEnv`. `info.dr_ranges` must hold the ranges
+        used, so that auto-resets keep drawing from them.
+        """
         ...
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -87,10 +91,10 @@ class EpisodeEnv:
         self.observation_size = task.observation_size
         self.action_size = task.action_size
 
-    def reset(self, key: jax.Array) -> State:
-        """A fresh episode. key: a PRNG key."""
+    def reset(self, key: jax.Array, dr_ranges: Any = None) -> State:
+        """A fresh episode. key: a PRNG key; dr_ranges: the task's DR ranges (config's when None)."""
         key, k_task = jax.random.split(key)
-        state = self.task.reset(k_task)
+        state = self.task.reset(k_task, dr_ranges)
         return state.replace(episode=_fresh_episode(key, state.obs))
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -106,7 +110,7 @@ class EpisodeEnv:
         final_obs = jnp.where(finite, nxt.obs, 0.0)
 
         rng, k_reset = jax.random.split(state.episode.rng)
-        fresh = self.task.reset(k_reset)
+        fresh = self.task.reset(k_reset, nxt.info.dr_ranges)
         keep = lambda new, old: jnp.where(done, new, old)  # noqa: E731
         physics = jax.tree.map(keep, fresh.physics, _sanitised(nxt.physics))
         info = jax.tree.map(keep, fresh.info, nxt.info)

@@ -9,6 +9,7 @@ for the envs whose values changed since the last call, so a step with unchanged 
 costs no model writes.
 """
 
+import atexit
 import copy
 import math
 import os
@@ -33,7 +34,9 @@ class CEngine:
         # MuJoCo from silently resetting the data to qpos0 on its own.
         self.mj_model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
         self.nthread = nthread or os.cpu_count() or 1
-        self._pool = rollout.Rollout(nthread=self.nthread)
+        self._pool: rollout.Rollout | None = rollout.Rollout(nthread=self.nthread)
+        # Join the pool's C++ threads before interpreter teardown, which otherwise aborts.
+        atexit.register(self.close)
         self._datas = [mujoco.MjData(self.mj_model) for _ in range(self.nthread)]
         self._models: list[mujoco.MjModel] = []
         self._written: dict[str, np.ndarray] = {}
@@ -42,6 +45,12 @@ class CEngine:
         m = self.mj_model
         self._qpos = slice(1, 1 + m.nq)  # FULLPHYSICS starts with time, then qpos, qvel, ...
         self._qvel = slice(1 + m.nq, 1 + m.nq + m.nv)
+
+    def close(self) -> None:
+        """Stops the thread pool; idempotent."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def step(
         self, state: PhysicsState, ctrl: jax.Array, overrides: ModelOverrides
@@ -77,6 +86,8 @@ class CEngine:
         out = np.empty((batch, nsteps, self._nstate))
         sensordata = np.empty((batch, nsteps, m.nsensordata))
         models = self._models_for(fields, batch) if fields else self.mj_model
+        if self._pool is None:
+            raise RuntimeError("the c engine was closed; build a new env")
         self._pool.rollout(
             models, self._datas, init, control,
             nstep=nsteps, initial_warmstart=np.zeros((batch, m.nv)),
