@@ -15,9 +15,9 @@ pressing does not wind up; the whole step is shrunk to the action limit, keeping
 ((6,) in [-1, 1], 1 = act_scale rad); the gripper is held at its home position.
 
 It is a decent but imperfect base: it pushes through the edge's midpoint without steering the
-sheet's yaw, and it stops cautiously, `stop_radius` (4.5 cm) short of the square's centre, where
-a turned sheet often still has a corner outside. Measured with DR on: about 50 % success
-(`python -m benchmarks.ik_base`). A residual has room to finish the push.
+sheet's yaw, and it stops cautiously, `stop_radius` (4 cm) short of the square's centre, where
+a turned sheet often still has a corner outside. Measured with DR on: 46 % success over 256
+episodes (`python -m benchmarks.ik_base`). A residual has room to finish the push.
 """
 
 import dataclasses
@@ -45,7 +45,7 @@ class IKPushConfig:
     """How far ahead of the contact point the push target sits, m."""
     align_radius: float = 0.01
     """Horizontal distance below which the tool descends and pushes, m."""
-    stop_radius: float = 0.045
+    stop_radius: float = 0.04
     """Paper-to-square distance at which the push stops, m."""
     damping: float = 0.01
     """DLS damping."""

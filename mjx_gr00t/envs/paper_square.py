@@ -29,7 +29,7 @@ from flax import struct
 from mjx_gr00t import randomize
 from mjx_gr00t.envs.base import EpisodeInfo, State
 from mjx_gr00t.kinematics import SerialChain, mat_to_quat, quat_to_mat
-from mjx_gr00t.physics import PhysicsState, make_engine, resolve_engine_name
+from mjx_gr00t.physics import ENGINES, PhysicsState, make_engine, resolve_engine_name
 
 ARM_JOINTS: tuple[str, ...] = (
     "shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper",
@@ -126,6 +126,8 @@ class PaperSquareConfig:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
         if self.episode_length < 1:
             raise ValueError(f"episode_length must be >= 1, got {self.episode_length}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown physics engine {self.engine!r}; choose one of {list(ENGINES)}")
         if self.physics_hz % self.control_hz or self.control_hz % self.policy_hz:
             raise ValueError(
                 f"rates must divide evenly: physics_hz ({self.physics_hz}) by control_hz "

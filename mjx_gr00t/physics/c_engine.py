@@ -103,6 +103,12 @@ class CEngine:
         """One model per env with its fields written; rewrites only envs whose values changed."""
         while len(self._models) < batch:
             self._models.append(_copy_model(self.mj_model))
+        for name in [n for n in self._written if n not in fields]:
+            # A field left out of this call goes back to its nominal value in every copy.
+            nominal = getattr(self.mj_model, name)
+            for model in self._models:
+                getattr(model, name)[...] = nominal
+            del self._written[name]
         for name, value in fields.items():
             value = np.asarray(value, dtype=np.float64)
             field_shape = getattr(self.mj_model, name).shape
