@@ -14,8 +14,8 @@ from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig
 
 B = 4
 PUSH_STEPS = 120
-# Measured: with DR off the push takes the sheet from 13.0 cm to 4.4 cm of the square's centre
-# (it stops at `stop_radius` = 4.5 cm) in 120 steps, a drop of 8.6 cm.
+# Measured: with DR off the push takes the sheet from 13.0 cm to 2.6 cm of the square's centre in
+# 120 steps (a drop of 10.4 cm; it is inside the square from step ~62 on).
 MIN_DROP = 0.05
 
 
@@ -69,15 +69,14 @@ def test_ik_base_pushes_paper_towards_square():
     env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=1, dr=PaperDRConfig.off()))
     base = IKPushBase(env.task)
 
-    def body(state, _):
-        state = env.step(state, base(state))
-        return state, (state.metrics["task/dist_to_goal"], state.done)
+    def body(state, _):  # the bare task: no auto-reset, so success does not restart the sheet
+        state = env.task.step(state, base(state))
+        return state, state.metrics["task/dist_to_goal"]
 
     state = env.reset(jax.random.PRNGKey(1))
     start = float(np.linalg.norm(np.asarray(state.obs)[19:21]))
-    _, (dist, done) = jax.jit(lambda s: jax.lax.scan(body, s, None, length=PUSH_STEPS))(state)
+    _, dist = jax.jit(lambda s: jax.lax.scan(body, s, None, length=PUSH_STEPS))(state)
     dist = np.asarray(dist)
-    assert not np.any(np.asarray(done)[:-1]), "episode ended early: distances would mix episodes"
     assert start == pytest.approx(0.13, abs=1e-3)  # DR off: the nominal start
     assert start - dist[-1] > MIN_DROP, (start, dist[::10])
     assert dist.min() > 0.0 and np.all(np.isfinite(dist))
