@@ -28,7 +28,7 @@ from mujoco import rollout
 
 from benchmarks.common import machine, machine_line, timed
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import PaperSquareConfig, load_model
+from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig, load_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Args:
 
 def bench_env(engine: str, num_envs: int, args: Args) -> dict:
     """Times the jitted, vmapped env on one engine and batch size."""
-    config = PaperSquareConfig(num_envs=num_envs, engine=engine)
+    dr = PaperDRConfig() if args.dr == "on" else PaperDRConfig.off()
+    config = PaperSquareConfig(num_envs=num_envs, engine=engine, dr=dr)
     env = registry.make("paper_square", config)
     substeps = config.physics_hz // config.policy_hz
 
@@ -78,7 +79,7 @@ def bench_env(engine: str, num_envs: int, args: Args) -> dict:
     return {
         "engine": engine, "num_envs": num_envs,
         "policy_steps_per_s": policy_rate, "physics_steps_per_s": policy_rate * substeps,
-        "compile_s": compile_s - per_call, "substeps": substeps,
+        "compile_s": compile_s - per_call, "substeps": substeps, "dr": args.dr,
     }
 
 
