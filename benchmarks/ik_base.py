@@ -10,7 +10,6 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import dataclasses
 import json
-import math
 import time
 from typing import Literal
 
@@ -23,6 +22,7 @@ from benchmarks.common import machine, machine_line
 from mjx_gr00t.bases.ik import IKPushBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig
+from mjx_gr00t.evaluation import wilson
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,16 +39,6 @@ class Args:
     """Physics engine."""
     json: str | None = None
     """Also write the result to this JSON file."""
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a binomial rate."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main(args: Args) -> dict:

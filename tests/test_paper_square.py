@@ -195,10 +195,11 @@ def test_nan_guard_resets_only_the_bad_env(env, fns, state0):
     out = step(poisoned, actions)
 
     assert float(out.reward[1]) == 0.0
-    assert float(out.done[1]) == 1.0 and float(out.truncation[1]) == 0.0 and float(out.success[1]) == 0.0
+    # Truncated, bootstrapping from the last healthy observation: a blow-up is not an outcome.
+    assert float(out.done[1]) == 1.0 and float(out.truncation[1]) == 1.0 and float(out.success[1]) == 0.0
     assert int(out.episode.nan_resets[1]) == 1
     assert int(out.episode.steps[1]) == 0
-    np.testing.assert_array_equal(out.episode.final_obs[1], 0.0)
+    np.testing.assert_array_equal(out.episode.final_obs[1], state0.obs[1])
     assert all(float(v[1]) == 0.0 for v in out.metrics.values())
     for leaf in jax.tree.leaves(out):
         assert np.all(np.isfinite(np.asarray(leaf[1])))
@@ -211,6 +212,15 @@ def test_nan_guard_resets_only_the_bad_env(env, fns, state0):
         same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a[i]), np.asarray(b[i])), out, clean)
         assert all(jax.tree.leaves(same)), f"env {i} changed by another env's NaN"
     np.testing.assert_array_equal(clean.episode.nan_resets, 0)
+
+
+def test_diverged_physics_is_caught_like_nan(env, fns, state0):
+    """A finite but exploded state (the sheet launched at 1 km/s) is reset and counted too."""
+    fast = state0.physics.qvel.at[2, 6].set(1e3)
+    out = fns[1](state0.replace(physics=state0.physics._replace(qvel=fast)), jnp.zeros((B, 6)))
+    assert float(out.done[2]) == 1.0 and float(out.truncation[2]) == 1.0 and float(out.reward[2]) == 0.0
+    assert int(out.episode.nan_resets[2]) == 1 and int(out.episode.nan_resets[0]) == 0
+    assert float(jnp.max(jnp.abs(out.physics.qvel[2]))) < 100.0
 
 
 # ----- actions -----

@@ -4,7 +4,10 @@ Conventions follow brax / MuJoCo Playground: `reset(key) -> State`, `step(State,
 pure and written for one env; `jax.vmap` makes a batch. A *task* (e.g. `PaperSquareTask`) knows
 physics, observation and reward only. `EpisodeEnv` wraps a task with everything episodic:
 - a time limit that *truncates* (bootstrap) rather than terminates;
-- a NaN guard: non-finite physics ends that env's episode with reward 0 and bumps a counter;
+- a NaN guard: non-finite or diverged physics (|qpos| >= `max_abs_qpos`, |qvel| >=
+  `max_abs_qvel`: a solver blow-up) ends that env's episode with reward 0 and bumps a counter.
+  The episode counts as *truncated* with `final_obs` = the last healthy observation, so learners
+  bootstrap through it: a physics failure is neither a reward nor an exit the policy could seek;
 - auto-reset: every ended episode restarts from a freshly drawn random state.
 """
 
@@ -24,8 +27,9 @@ class EpisodeInfo:
     steps: () int32, policy steps taken in the current episode.
     rng: key for this slot's next auto-reset.
     final_obs: (obs_dim,) the last observation of the episode that ended at this step (where
-        `State.done` is 1); trainers bootstrap truncated episodes from it. Zeros after NaN physics.
-    nan_resets: () int32, how many times this slot was reset for non-finite physics.
+        `State.done` is 1); trainers bootstrap truncated episodes from it. After non-finite or
+        diverged physics: the observation before the failed step.
+    nan_resets: () int32, how many times this slot was reset for non-finite or diverged physics.
     episode_return: () running return of the current episode.
     """
 
@@ -43,7 +47,8 @@ class State:
     physics: positions and velocities. obs: (obs_dim,) float32. reward: () float32.
     done: () float32, 1 when the episode ended at this step for any reason (success, time limit or
         NaN physics); the returned `obs` then already belongs to the next episode.
-    truncation: () float32, 1 when it ended by the time limit alone: bootstrap from `final_obs`.
+    truncation: () float32, 1 when it ended by the time limit (or a physics failure): bootstrap
+        from `final_obs`.
     success: () float32, 1 when the task was solved at this step.
     metrics: fixed-key dict of () float32 per-step values (reward terms etc.), for logging.
     info: the task's own typed record (e.g. `PaperInfo`).
@@ -83,11 +88,18 @@ class Task(Protocol):
 class EpisodeEnv:
     """A task with time limit, NaN guard and auto-reset. Per env; vmap for a batch."""
 
-    def __init__(self, task: Task, episode_length: int) -> None:
+    def __init__(
+        self, task: Task, episode_length: int, max_abs_qpos: float = 10.0, max_abs_qvel: float = 100.0
+    ) -> None:
+        """max_abs_qpos (m or rad), max_abs_qvel (m/s or rad/s): bounds beyond which physics has diverged."""
         if episode_length < 1:
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
+        if not (max_abs_qpos > 0 and max_abs_qvel > 0):
+            raise ValueError(f"max_abs_qpos and max_abs_qvel must be > 0, got {max_abs_qpos}, {max_abs_qvel}")
         self.task = task
         self.episode_length = episode_length
+        self.max_abs_qpos = max_abs_qpos
+        self.max_abs_qvel = max_abs_qvel
         self.observation_size = task.observation_size
         self.action_size = task.action_size
 
@@ -100,14 +112,18 @@ class EpisodeEnv:
     def step(self, state: State, action: jax.Array) -> State:
         """One policy step; an ended episode is replaced by a fresh one in the same call."""
         nxt = self.task.step(state, action)
-        finite = _all_finite(nxt.physics) & jnp.all(jnp.isfinite(nxt.obs)) & jnp.isfinite(nxt.reward)
+        finite = (
+            _all_finite(nxt.physics) & jnp.all(jnp.isfinite(nxt.obs)) & jnp.isfinite(nxt.reward)
+            & jnp.all(jnp.abs(nxt.physics.qpos) < self.max_abs_qpos)
+            & jnp.all(jnp.abs(nxt.physics.qvel) < self.max_abs_qvel)
+        )
         steps = state.episode.steps + 1
         success = jnp.where(finite, nxt.success, 0.0)
-        truncated = finite & (steps >= self.episode_length) & (success < 0.5)
+        truncated = (~finite) | ((steps >= self.episode_length) & (success < 0.5))
         done = (~finite) | (success > 0.5) | truncated
         reward = jnp.where(finite, nxt.reward, 0.0)
         metrics = {k: jnp.where(finite, v, 0.0) for k, v in nxt.metrics.items()}
-        final_obs = jnp.where(finite, nxt.obs, 0.0)
+        final_obs = jnp.where(finite, nxt.obs, state.obs)
 
         rng, k_reset = jax.random.split(state.episode.rng)
         fresh = self.task.reset(k_reset, nxt.info.dr_ranges)

@@ -34,6 +34,10 @@ from mjx_gr00t.physics import ENGINES, PhysicsState, make_engine, resolve_engine
 ARM_JOINTS: tuple[str, ...] = (
     "shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper",
 )
+OBS_LAYOUT: tuple[tuple[str, int], ...] = (
+    ("joint_pos", 6), ("joint_vel", 6), ("tool_pos", 3), ("tool_quat", 4), ("paper_pos", 3),
+    ("paper_quat", 4), ("paper_corners_xy", 8),
+)
 XML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "envs_xml")
 
 
@@ -196,6 +200,9 @@ class PaperSquareTask:
         self._slip_geoms = np.array([m.geom("paper").id, m.geom("table").id])
         self._paper_body = np.array([m.body("paper").id])
         self.default_ranges = PaperDRRanges.from_config(config.dr)
+        self.observation_layout = OBS_LAYOUT
+        self.action_names = ARM_JOINTS
+        self.action_ranges = tuple((float(lo), float(hi)) for lo, hi in m.actuator_ctrlrange)
 
     # ----- reset -----
     def reset(self, key: jax.Array, dr_ranges: PaperDRRanges | None = None) -> State:

@@ -13,6 +13,7 @@ observation-normaliser update with that rollout's observations, GAE over [T, B],
 """
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,6 +25,7 @@ from brax.training.types import UInt64
 from flax import struct
 
 from mjx_gr00t.envs.base import State
+from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl.networks import (
     GaussianPolicy,
     ValueNetwork,
@@ -263,9 +265,15 @@ def normalize_obs(config: PPOConfig, normalizer: NormalizerState, obs: jax.Array
 def init(config: PPOConfig, env: Env, key: jax.Array) -> TrainState:
     """A fresh TrainState: new networks, optimiser, normaliser and `num_envs` reset envs.
 
-    key: raw uint32 PRNG key from `jax.random.PRNGKey`. Runs jitted. Every leaf is given the dtype
-    `train_step` returns, so that the jitted step never sees a new input signature.
+    key: raw uint32 PRNG key from `jax.random.PRNGKey`. Runs jitted (compiled once per config and
+    env object). Every leaf is given the dtype `train_step` returns, so that the jitted step never
+    sees a new input signature.
     """
+    return _jitted_init(config, env)(key)
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_init(config: PPOConfig, env: Env) -> Callable[[jax.Array], TrainState]:
     policy, value = make_networks(config, env.action_size)
     optimizer = make_optimizer(config)
 
@@ -291,7 +299,7 @@ def init(config: PPOConfig, env: Env, key: jax.Array) -> TrainState:
         )
         return _strong(state)
 
-    return jax.jit(_init)(key)
+    return jax.jit(_init)
 
 
 def make_policy(config: PPOConfig, deterministic: bool) -> Policy:
@@ -313,8 +321,22 @@ def make_policy(config: PPOConfig, deterministic: bool) -> Policy:
     return policy_fn
 
 
-def make_train_step(config: PPOConfig, env: Env) -> TrainStep:
+def env_steps_float(env_steps: UInt64) -> jax.Array:
+    """A brax UInt64 step counter as () float32 (exact up to 2^24, close enough beyond)."""
+    return env_steps.hi.astype(jnp.float32) * 4294967296.0 + env_steps.lo.astype(jnp.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def make_train_step(
+    config: PPOConfig, env: Env, alpha_fn: Callable[[jax.Array], jax.Array] | None = None
+) -> TrainStep:
     """The jitted `train_step(TrainState) -> (TrainState, metrics)`; one call = one PPO iteration.
+
+    The same (config, env, alpha_fn) gives back the same function, compiled once.
+
+    alpha_fn: for residual RL, env steps so far () -> alpha (); the env is then stepped with
+    `residual.scale_residual(action, alpha)` and metrics gain `residual/alpha`. None: the
+    sampled action goes to the env as it is (the env clips it).
 
     Inputs are not donated. metrics: dict of () float32 scalars, reduced over the iteration:
     rollout/{ep_rew_mean, ep_len_mean, success_rate} over episodes completed during this
@@ -331,13 +353,15 @@ def make_train_step(config: PPOConfig, env: Env) -> TrainStep:
 
     def rollout(ts: TrainState, key: jax.Array) -> tuple[Transition, State, RolloutStats]:
         """T steps of all envs with the current policy and normaliser; transitions [T, B, ...]."""
+        alpha = None if alpha_fn is None else alpha_fn(env_steps_float(ts.env_steps))
 
         def env_step(carry: RolloutCarry, step_key: jax.Array) -> tuple[RolloutCarry, Transition]:
             state = carry.env_state
             obs_n = normalize_obs(config, ts.normalizer, state.obs)
             mean, log_std = policy.apply(ts.policy_params, obs_n)
             actions = gaussian_sample(step_key, mean, log_std)
-            nxt = jax.vmap(env.step)(state, actions)
+            env_actions = actions if alpha is None else scale_residual(actions, alpha)
+            nxt = jax.vmap(env.step)(state, env_actions)
             done, s = nxt.done, carry.stats
             ep_return = state.episode.episode_return + nxt.reward
             ep_length = (state.episode.steps + 1).astype(jnp.float32)
@@ -460,6 +484,9 @@ def make_train_step(config: PPOConfig, env: Env) -> TrainStep:
         }
         for k, v in stats.metric_sums.items():
             metrics[k if "/" in k else f"env/{k}"] = v / config.batch_size
+        if alpha_fn is not None:
+            metrics["residual/alpha"] = alpha_fn(env_steps_float(ts.env_steps))
+            metrics["residual/success_rate"] = metrics["rollout/success_rate"]
         return new_ts, metrics
 
     return jax.jit(train_step)

@@ -1,0 +1,224 @@
+"""Export of the residual policy: JAX and torch rebuilds match the flax policy, units, load errors."""
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+
+import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from brax.training.acme import running_statistics
+from safetensors.numpy import load_file, save_file
+
+from mjx_gr00t import export
+from mjx_gr00t.residual import combine, scale_residual
+from mjx_gr00t.rl import ppo
+from mjx_gr00t.rl.networks import GaussianPolicy, get_activation
+
+OBS_DIM, ACT_DIM, HIDDEN = 40, 6, (64, 64)
+N_OBS = 1_000
+TOL = 1e-5
+GRIPPER_RANGE = (-0.174533, 1.7453292)
+JOINT_RANGES = ((-1.92, 1.92), (-1.75, 1.75), (-1.69, 1.69), (-1.66, 1.66), (-2.74, 2.84), GRIPPER_RANGE)
+JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+
+
+@dataclasses.dataclass(frozen=True)
+class Exported:
+    """A policy, its normaliser and config, and the directory it was exported to."""
+
+    policy: GaussianPolicy
+    params: dict
+    normalizer: running_statistics.RunningStatisticsState
+    config: ppo.PPOConfig
+    spec: export.ExportSpec
+    path: str
+
+
+def _spec(activation: str) -> export.ExportSpec:
+    return export.ExportSpec(
+        scene="paper_square", base="ik", algo="ppo", hidden=HIDDEN, activation=activation,
+        normalize_obs=True, obs_clip=5.0, obs_layout=export.PAPER_SQUARE_OBS_LAYOUT, alpha=0.3,
+        act_scale=0.02, joint_names=JOINTS, joint_ranges=JOINT_RANGES,
+    )
+
+
+def _build(tmp_path: os.PathLike, activation: str) -> Exported:
+    key_init, key_data = jax.random.split(jax.random.PRNGKey(0))
+    policy = GaussianPolicy(ACT_DIM, HIDDEN, get_activation(activation), zero_init_head=False)
+    params = policy.init(key_init, jnp.zeros((OBS_DIM,)))
+    k_scale, k_loc, k_x = jax.random.split(key_data, 3)
+    scale = jnp.exp(jax.random.uniform(k_scale, (OBS_DIM,), minval=-2.0, maxval=1.0))
+    loc = jax.random.normal(k_loc, (OBS_DIM,))
+    normalizer = running_statistics.init_state(jnp.zeros((OBS_DIM,)))
+    for k in jax.random.split(k_x, 3):
+        normalizer = running_statistics.update(normalizer, loc + scale * jax.random.normal(k, (256, OBS_DIM)))
+    config = ppo.PPOConfig(policy_hidden=HIDDEN, activation=activation, normalize_obs=True, obs_clip=5.0)
+    spec = _spec(activation)
+    path = export.write_export(os.path.join(tmp_path, "export"), params, normalizer, spec)
+    return Exported(policy, params, normalizer, config, spec, path)
+
+
+def _obs(ex: Exported) -> np.ndarray:
+    """Observations spread 4x wider than the data, so the obs clip bites on some entries."""
+    z = jax.random.normal(jax.random.PRNGKey(1), (N_OBS, OBS_DIM)) * 4.0
+    obs = np.array(ex.normalizer.mean + ex.normalizer.std * z, np.float32)
+    assert np.mean(np.abs(z) > 5.0) > 0.05  # clip active
+    return obs
+
+
+def _flax_residual(ex: Exported, obs: np.ndarray) -> np.ndarray:
+    @jax.jit
+    def act(o: jax.Array) -> jax.Array:
+        mean, _ = ex.policy.apply(ex.params, ppo.normalize_obs(ex.config, ex.normalizer, o))
+        return jnp.clip(mean, -1.0, 1.0)
+
+    return np.asarray(act(jnp.asarray(obs)))
+
+
+@pytest.fixture(params=["swish", "tanh"])
+def exported(request: pytest.FixtureRequest, tmp_path: os.PathLike) -> Exported:
+    return _build(tmp_path, request.param)
+
+
+def test_files_and_schema(exported: Exported) -> None:
+    tensors, meta = export.load_export(exported.path)
+    assert sorted(os.listdir(exported.path)) == [export.META_FILE, export.TENSORS_FILE]  # no temp files left
+    assert all(t.dtype == np.float32 for t in tensors.values())
+    assert meta["format_version"] == export.FORMAT_VERSION
+    assert [lay["name"] for lay in meta["network"]["layers"]] == ["mean.hidden_0", "mean.hidden_1", "mean.head"]
+    assert [(lay["in"], lay["out"]) for lay in meta["network"]["layers"]] == [(40, 64), (64, 64), (64, 6)]
+    assert meta["obs_dim"] == OBS_DIM
+    assert meta["observation_layout"][-1] == {"name": "base_action", "start": 34, "size": 6}
+    assert meta["normalizer"]["obs_clip"] == 5.0 and meta["alpha"] == 0.3 and meta["act_scale"] == 0.02
+    np.testing.assert_array_equal(tensors["obs_std"], np.asarray(exported.normalizer.std, np.float32))
+    np.testing.assert_array_equal(tensors["mean.head.kernel"], exported.params["params"]["mean"]["head"]["kernel"])
+
+
+def test_jax_export_matches_flax(exported: Exported) -> None:
+    obs = _obs(exported)
+    fn = jax.jit(export.export_policy_fn(*export.load_export(exported.path)))
+    want = _flax_residual(exported, obs)
+    assert np.abs(want).max() > 0.1  # a non-trivial head
+    np.testing.assert_allclose(np.asarray(fn(obs)), want, rtol=0, atol=TOL)
+
+
+def test_torch_matches_flax_and_total_action(exported: Exported) -> None:
+    torch = pytest.importorskip("torch")
+    from bridge.residual_torch import FORMAT_VERSION, ResidualPolicy
+
+    assert FORMAT_VERSION == export.FORMAT_VERSION
+    module = ResidualPolicy.from_export(exported.path)
+    obs = _obs(exported)
+    want = _flax_residual(exported, obs)
+    with torch.no_grad():
+        got = module(torch.from_numpy(obs))
+    assert got.dtype == torch.float32 and tuple(got.shape) == (N_OBS, ACT_DIM)
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=TOL)
+
+    base = np.array(jax.random.uniform(jax.random.PRNGKey(2), (N_OBS, ACT_DIM), minval=-1.0, maxval=1.0))
+    want_total = np.asarray(combine(jnp.asarray(base), scale_residual(jnp.asarray(want), exported.spec.alpha)))
+    with torch.no_grad():
+        total = module.total_action(torch.from_numpy(obs), torch.from_numpy(base))
+    np.testing.assert_allclose(total.numpy(), want_total, rtol=0, atol=TOL)
+
+    delta = module.to_lerobot_delta(total).numpy()
+    want_delta = export.sim_delta_to_lerobot(exported.spec.act_scale * want_total, JOINT_RANGES)
+    np.testing.assert_allclose(delta, want_delta, rtol=1e-5, atol=1e-5)
+
+
+def test_units_known_values_and_round_trip() -> None:
+    lo, hi = GRIPPER_RANGE
+    q = np.array([math.pi / 2, 0.0, -math.pi / 4, 0.1, -0.2, hi])
+    le = export.sim_to_lerobot(q, JOINT_RANGES)
+    np.testing.assert_allclose(le[:3], [90.0, 0.0, -45.0], atol=1e-9)
+    assert le[5] == pytest.approx(100.0)
+    assert export.sim_to_lerobot(np.array([0, 0, 0, 0, 0, lo]), JOINT_RANGES)[5] == pytest.approx(0.0)
+    np.testing.assert_allclose(export.lerobot_to_sim(np.array([90.0, 0, 0, 0, 0, 100.0]), JOINT_RANGES)[[0, 5]],
+                               [math.pi / 2, hi], atol=1e-9)
+    qs = np.random.default_rng(0).uniform(-1.5, 1.5, (100, 6))
+    np.testing.assert_allclose(
+        export.lerobot_to_sim(export.sim_to_lerobot(qs, JOINT_RANGES), JOINT_RANGES), qs, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        export.lerobot_delta_to_sim(export.sim_delta_to_lerobot(qs, JOINT_RANGES), JOINT_RANGES), qs, atol=1e-12
+    )
+    d = export.sim_delta_to_lerobot(np.array([math.pi, 0, 0, 0, 0, hi - lo]), JOINT_RANGES)
+    np.testing.assert_allclose(d[[0, 5]], [180.0, 100.0], atol=1e-9)
+    jq = export.sim_to_lerobot(jnp.asarray(qs, jnp.float32), JOINT_RANGES)  # jax in, jax out
+    assert isinstance(jq, jax.Array) and jq.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(jq), export.sim_to_lerobot(qs, JOINT_RANGES), rtol=1e-5, atol=1e-4)
+
+
+def _loaders() -> list:
+    loaders = [export.load_export]
+    try:
+        from bridge.residual_torch import ResidualPolicy
+        loaders.append(ResidualPolicy.from_export)
+    except ImportError:
+        pass
+    return loaders
+
+
+def _rewrite_json(path: str, **changes: object) -> None:
+    meta_path = os.path.join(path, export.META_FILE)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta.update(changes)
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
+
+
+def test_load_errors(tmp_path: os.PathLike) -> None:
+    ex = _build(tmp_path, "swish")
+    tensors_path = os.path.join(ex.path, export.TENSORS_FILE)
+    for load in _loaders():
+        with pytest.raises(FileNotFoundError, match="nowhere"):
+            load(os.path.join(tmp_path, "nowhere"))
+
+    with open(tensors_path, "rb") as f:
+        good = f.read()
+    with open(tensors_path, "wb") as f:  # corrupted: flipped bytes
+        f.write(good[:-8] + bytes(b ^ 0xFF for b in good[-8:]))
+    for load in _loaders():
+        with pytest.raises(ValueError, match="checksum"):
+            load(ex.path)
+
+    with open(tensors_path, "wb") as f:  # restore, then drop one tensor (and fix the checksum)
+        f.write(good)
+    tensors = load_file(tensors_path)
+    del tensors["mean.head.bias"]
+    save_file(tensors, tensors_path)
+    with open(tensors_path, "rb") as f:
+        _rewrite_json(ex.path, tensors_sha256=hashlib.sha256(f.read()).hexdigest())
+    for load in _loaders():
+        with pytest.raises(ValueError, match="mean.head.bias"):
+            load(ex.path)
+
+    _rewrite_json(ex.path, format_version=99)
+    for load in _loaders():
+        with pytest.raises(ValueError, match="format_version 99"):
+            load(ex.path)
+
+    os.remove(tensors_path)
+    for load in _loaders():
+        with pytest.raises(FileNotFoundError, match="residual.safetensors"):
+            load(ex.path)
+
+
+def test_spec_and_export_validation(tmp_path: os.PathLike) -> None:
+    with pytest.raises(ValueError, match="activation"):
+        dataclasses.replace(_spec("swish"), activation="gelu")
+    with pytest.raises(ValueError, match="algo"):
+        dataclasses.replace(_spec("swish"), algo="ddpg")
+    ex = _build(tmp_path, "tanh")
+    with pytest.raises(ValueError, match="hidden"):
+        export.write_export(tmp_path, ex.params, ex.normalizer, dataclasses.replace(ex.spec, hidden=(32, 32)))
+    with pytest.raises(ValueError, match="obs_layout"):
+        export.write_export(tmp_path, ex.params, ex.normalizer,
+                            dataclasses.replace(ex.spec, obs_layout=(("joint_pos", 6),)))

@@ -1,0 +1,40 @@
+"""Export a run's residual policy for deployment next to GR00T on a real SO-101.
+
+    python -m train.export --run runs/residual_ppo            # writes runs/residual_ppo/export/
+
+Writes `residual.safetensors` (weights and observation normaliser) and `residual.json` (network
+and observation layout, alpha, act_scale, joint names, LeRobot units); see mjx_gr00t.export.
+`bridge.residual_torch.ResidualPolicy.from_export(DIR)` rebuilds it as a torch module.
+"""
+
+import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
+
+import dataclasses
+import os
+
+import tyro
+
+from train.trained import load_trained
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Export a training run's residual policy."""
+
+    run: str
+    """Run directory (the --out of train.residual_ppo / train.residual_sac)."""
+    out: str | None = None
+    """Export directory; default RUN/export."""
+
+
+def export(args: Args) -> str:
+    """Writes the export and returns its directory."""
+    trained = load_trained(args.run)
+    out = args.out or os.path.join(args.run, "export")
+    trained.export(out)
+    print(f"exported {trained.args.base} + residual ({trained.env_steps:,} env steps) to {out}")
+    return out
+
+
+if __name__ == "__main__":
+    export(tyro.cli(Args))

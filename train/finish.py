@@ -1,0 +1,98 @@
+"""The end of a run: held-out evaluation (base alone vs base + residual), summary.json, export, plot.
+
+Shared by the trainers and `train.evaluate`, so the summary and the evaluate JSON are one record:
+    {"scene", "episodes", "seed", "base_name", "alpha",
+     "base": {success_rate, success_ci95, mean_return, mean_final_distance, ...},
+     "residual": {the same keys}}
+and the training run adds wall_time_s, env_steps, env_steps_per_s and the machine.
+"""
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from mjx_gr00t.envs.base import EpisodeEnv, State
+from mjx_gr00t.evaluation import format_table, run_episodes, summarise
+from mjx_gr00t.machine import machine, machine_line
+from mjx_gr00t.residual import scale_residual
+from train import run_dir
+from train.metrics_log import METRICS_FILE, plot_learning_curve
+
+from train.trained import PolicyFn
+
+
+@functools.lru_cache(maxsize=16)
+def residual_act(policy_fn: PolicyFn) -> Callable[[Any, State, jax.Array], jax.Array]:
+    """The evaluation act `((params, alpha), state, key) -> alpha * clip(residual)` of a policy.
+    Alpha 0 is the base alone, with the same compiled rollout."""
+
+    def act(params_alpha: tuple[Any, jax.Array], s: State, key: jax.Array) -> jax.Array:
+        params, alpha = params_alpha
+        return scale_residual(policy_fn(params, s.obs), alpha)
+
+    return act
+
+
+def evaluate_policy(
+    env: EpisodeEnv, policy_fn: PolicyFn, params: Any, alpha: float, episodes: int, seed: int
+) -> dict[str, Any]:
+    """`summarise` of base + alpha * residual over `episodes` held-out episodes (from `seed`)."""
+    act = residual_act(policy_fn)
+    return summarise(run_episodes(env, act, (params, jnp.float32(alpha)), episodes, seed))
+
+
+def evaluate_policies(
+    env: EpisodeEnv, policy_fn: PolicyFn, params: Any, alpha: float, episodes: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """{"base": base alone, "residual": base + alpha * residual}, each a `summarise` record,
+    over the same `episodes` held-out initial states (drawn from `seed`)."""
+    return {
+        "base": evaluate_policy(env, policy_fn, params, 0.0, episodes, seed),
+        "residual": evaluate_policy(env, policy_fn, params, alpha, episodes, seed),
+    }
+
+
+def evaluation_record(
+    scene: str, base_name: str, alpha: float, episodes: int, seed: int,
+    results: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The evaluate/summary JSON record (see the module docstring)."""
+    return {"scene": scene, "episodes": episodes, "seed": seed, "base_name": base_name, "alpha": alpha,
+            **results}
+
+
+def finish_run(
+    out: str, env: EpisodeEnv, args: Any, policy_fn: PolicyFn, params: Any,
+    export: Callable[[str], None], wall_time_s: float, steps_this_run: int, env_steps: int,
+) -> dict[str, Any]:
+    """Evaluates, prints the table, writes summary.json, the export and the learning curve.
+
+    args: the trainer's Args (scene, base, alpha, eval_episodes, eval_seed). export(dir) writes
+    the residual's weights to `dir`. Returns the summary record.
+    """
+    record: dict[str, Any] = {"scene": args.scene, "base_name": args.base}
+    baselines = {}
+    if args.eval_episodes > 0:
+        print(f"evaluating on {args.eval_episodes} held-out episodes (seed {args.eval_seed}) ...")
+        results = evaluate_policies(env, policy_fn, params, args.alpha, args.eval_episodes, args.eval_seed)
+        record = evaluation_record(args.scene, args.base, args.alpha, args.eval_episodes, args.eval_seed, results)
+        print(format_table({f"{args.base} base alone": results["base"],
+                            f"{args.base} + residual": results["residual"]}))
+        baselines = {f"{args.base} base alone (eval)": results["base"]["success_rate"],
+                     "base + residual (eval)": results["residual"]["success_rate"]}
+    record.update({
+        "wall_time_s": wall_time_s,
+        "env_steps": env_steps,
+        "env_steps_per_s": steps_this_run / max(wall_time_s, 1e-9),
+        "machine": machine_line(machine()),
+    })
+    run_dir.write_json_atomic(os.path.join(out, "summary.json"), record)
+    export(os.path.join(out, "export"))
+    plot_learning_curve(os.path.join(out, METRICS_FILE), os.path.join(out, "learning_curve.png"),
+                        title=f"{args.scene}, base {args.base}", baselines=baselines)
+    print(f"wrote {out}/summary.json, {out}/export/, {out}/learning_curve.png")
+    return record

@@ -1,0 +1,128 @@
+"""Where training metrics go: DIR/metrics.jsonl, wandb (offline by default), a progress bar, a PNG.
+
+    with MetricsLog(out, wandb_mode="offline", project="mjx-gr00t", config=args, total_steps=n,
+                    initial_steps=resumed_steps, name="ppo") as log:
+        log.write(env_steps, {"rollout/ep_rew_mean": ..., ...})
+    plot_learning_curve(out + "/metrics.jsonl", out + "/learning_curve.png")
+"""
+
+import hashlib
+import json
+import math
+import os
+import time
+from typing import Any, Literal
+
+from tqdm import tqdm
+
+WandbMode = Literal["offline", "online", "disabled"]
+
+METRICS_FILE: str = "metrics.jsonl"
+PROGRESS_KEYS: dict[str, str] = {
+    "rollout/ep_rew_mean": "return", "rollout/success_rate": "success",
+}
+
+
+class MetricsLog:
+    """Appends one JSON line per `write`, mirrors it to wandb, and advances a tqdm bar in env steps."""
+
+    def __init__(
+        self, out: str, wandb_mode: WandbMode, project: str, config: dict[str, Any],
+        total_steps: int, initial_steps: int = 0, name: str | None = None,
+    ) -> None:
+        self.path = os.path.join(out, METRICS_FILE)
+        self._file = open(self.path, "a")
+        self._start = time.perf_counter()
+        self._last_time, self._last_steps = self._start, initial_steps
+        self._bar = tqdm(total=total_steps, initial=initial_steps, unit="step", unit_scale=True,
+                         dynamic_ncols=True, desc=name)
+        self._run = None
+        if wandb_mode != "disabled":
+            import wandb  # imported lazily: it is slow to import
+
+            os.environ.setdefault("WANDB_SILENT", "true")
+            self._run = wandb.init(
+                project=project, dir=out, mode=wandb_mode, config=config, name=name,
+                id=_run_id(out), resume="allow",
+            )
+
+    def write(self, env_steps: int, metrics: dict[str, float]) -> dict[str, float]:
+        """Logs one iteration's scalars at `env_steps`; adds time/{wall_s, env_steps_per_s}."""
+        now = time.perf_counter()
+        rate = (env_steps - self._last_steps) / max(now - self._last_time, 1e-9)
+        self._last_time, self._last_steps = now, env_steps
+        record = {k: float(v) for k, v in metrics.items()}
+        record.update({"env_steps": env_steps, "time/wall_s": now - self._start, "time/env_steps_per_s": rate})
+        self._file.write(json.dumps({k: _json_number(v) for k, v in record.items()}) + "\n")
+        self._file.flush()
+        if self._run is not None:
+            self._run.log(record, step=env_steps)
+        shown = {label: f"{record[k]:.3g}" for k, label in PROGRESS_KEYS.items() if k in record}
+        self._bar.set_postfix({"steps/s": f"{rate:,.0f}", **shown}, refresh=False)
+        self._bar.update(env_steps - self._bar.n)
+        return record
+
+    def summary(self, values: dict[str, Any]) -> None:
+        """Records end-of-run values in wandb's run summary."""
+        if self._run is not None:
+            for k, v in values.items():
+                self._run.summary[k] = v
+
+    def close(self) -> None:
+        """Closes the bar, the file and the wandb run."""
+        self._bar.close()
+        self._file.close()
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
+
+    def __enter__(self) -> "MetricsLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _run_id(out: str) -> str:
+    """A stable wandb id per run directory, so a resumed run continues the same wandb run."""
+    return "run-" + hashlib.sha1(os.path.abspath(out).encode()).hexdigest()[:12]
+
+
+def _json_number(v: Any) -> Any:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def read_metrics(path: str) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl file (a torn last line from a crash is skipped)."""
+    records = []
+    with open(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def plot_learning_curve(metrics_path: str, png_path: str, title: str = "",
+                        baselines: dict[str, float] | None = None) -> None:
+    """Success rate and return against env steps, with optional horizontal baseline rates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(metrics_path)
+    steps = [r["env_steps"] for r in records]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(steps, [r.get("rollout/success_rate") for r in records], label="training rollouts")
+    for name, rate in (baselines or {}).items():
+        ax1.axhline(rate, linestyle="--", color="grey" if "base" in name else "green", label=name)
+    ax1.set(xlabel="env steps", ylabel="success rate", ylim=(0, 1), title="success")
+    ax1.legend(loc="lower right")
+    ax2.plot(steps, [r.get("rollout/ep_rew_mean") for r in records])
+    ax2.set(xlabel="env steps", ylabel="episode return", title="return")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,64 @@
+"""Builds the residual env a trainer steps: scene + base + `ResidualTask`, from CLI-level choices.
+
+Shared by `train.residual_ppo`, `train.residual_sac`, `train.evaluate` and `train.export`, so that
+a run directory's saved args rebuild exactly the env it was trained on.
+"""
+
+import dataclasses
+import functools
+from typing import Any
+
+from mjx_gr00t.bases import make_base
+from mjx_gr00t.envs import registry
+from mjx_gr00t.envs.base import EpisodeEnv
+from mjx_gr00t.export import ExportSpec
+from mjx_gr00t.residual import ResidualTask
+from train.run_dir import UsageError
+
+
+def scene_config(scene: str, num_envs: int, engine: str, dr: bool) -> Any:
+    """The scene's default config with these choices applied; a clear error for a bad value."""
+    try:
+        config = registry.default_config(scene)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    fields = {f.name for f in dataclasses.fields(config)}
+    changes: dict[str, Any] = {"num_envs": num_envs, "engine": engine}
+    if not dr and "dr" in fields:
+        changes["dr"] = type(config.dr).off()
+    try:
+        return dataclasses.replace(config, **changes)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+
+
+@functools.lru_cache(maxsize=8)
+def build_residual_env(
+    scene: str, base: str, engine: str, num_envs: int, dr: bool, penalty: float
+) -> EpisodeEnv:
+    """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap for `num_envs`).
+
+    The same choices give back the same env object, so compiled functions keyed on it are reused."""
+    config = scene_config(scene, num_envs, engine, dr)
+    inner = registry.make(scene, config)
+    try:
+        base_fn = make_base(base, inner.task)
+        task = ResidualTask(inner.task, base_fn, penalty_weight=penalty)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    return EpisodeEnv(task, inner.episode_length)
+
+
+def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], activation: str,
+                normalize_obs: bool, obs_clip: float | None) -> ExportSpec:
+    """What the export says about a trained residual of `env` besides its weights."""
+    residual_task = env.task
+    inner = residual_task.task
+    names = tuple(getattr(inner, "action_names", tuple(f"a{i}" for i in range(env.action_size))))
+    ranges = tuple(getattr(inner, "action_ranges", ((-1.0, 1.0),) * env.action_size))
+    return ExportSpec(
+        scene=args.scene, base=args.base, algo=algo, hidden=tuple(hidden), activation=activation,
+        normalize_obs=normalize_obs, obs_clip=obs_clip,
+        obs_layout=tuple(residual_task.observation_layout), alpha=float(args.alpha),
+        act_scale=float(inner.config.act_scale), joint_names=names, joint_ranges=ranges,
+    )

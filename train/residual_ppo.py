@@ -1,0 +1,282 @@
+"""Residual PPO: learn a correction on top of a base policy.
+
+    python -m train.residual_ppo                            # paper task, IK base, DR on, ~15 min on 2 cores
+    python -m train.residual_ppo --base zero --out runs/plain_rl
+    python -m train.residual_ppo --resume runs/residual_ppo  # continue exactly where it stopped
+
+Each iteration (rollout of `--unroll-length` steps on `--num-envs` envs + PPO update) is one jitted
+call. Progress goes to a bar, DIR/metrics.jsonl and wandb (offline by default); checkpoints to
+DIR/checkpoints every `--checkpoint-every` iterations, at the end, and on Ctrl-C. At the end the
+base alone and base + residual are evaluated on held-out seeds (DIR/summary.json), the residual
+is exported (DIR/export/) and the learning curve is drawn (DIR/learning_curve.png).
+"""
+
+import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
+
+import dataclasses
+import functools
+import math
+import sys
+import time
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import tyro
+
+from mjx_gr00t.checkpoint import Checkpointer, ConfigMismatchError
+from mjx_gr00t.envs.base import EpisodeEnv
+from mjx_gr00t.export import write_export
+from mjx_gr00t.residual import AlphaSchedule
+from mjx_gr00t.rl import ppo
+from train import run_dir
+from train.run_dir import args_from_record
+from train.finish import finish_run
+from train.trained import PolicyFn, Trained
+from train.metrics_log import MetricsLog
+from train.residual_env import build_residual_env, export_spec
+
+ALGO: str = "ppo"
+# Flags that may differ on --resume without changing what is being trained.
+RESUME_MAY_CHANGE: tuple[str, ...] = (
+    "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "checkpoint_every",
+    "stop_after", "keep_checkpoints",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Train a residual policy with PPO on top of a base policy."""
+
+    scene: str = "paper_square"
+    """Registered scene (mjx_gr00t.envs.registry.scenes())."""
+    base: Literal["ik", "zero", "groot"] = "ik"
+    """Base policy: 'ik' scripted Jacobian-IK push, 'zero' (plain RL), 'groot' (needs the bridge)."""
+    engine: Literal["auto", "c", "mjx", "warp"] = "auto"
+    """Physics engine; 'auto' is 'c' on a CPU-only machine and 'mjx' on an accelerator."""
+    num_envs: int = 256
+    """Parallel envs."""
+    total_steps: int = 3_000_000
+    """Env steps to train for (rounded up to whole iterations of num_envs * unroll_length)."""
+    alpha: float = 0.5
+    """Residual scale: total = clip(base + alpha * residual), in units of the action limit."""
+    alpha_schedule: Literal["constant", "linear"] = "constant"
+    """'constant' alpha, or a 'linear' warm-up from 0 over --alpha-warmup-steps."""
+    alpha_warmup_steps: int = 500_000
+    """Env steps of the linear alpha warm-up."""
+    residual_penalty: float = 0.001
+    """Weight of the L2 penalty on the applied residual, subtracted from the reward."""
+    dr: bool = True
+    """Domain randomisation (--no-dr switches every factor off)."""
+    seed: int = 0
+    """Seed of networks, envs and sampling."""
+    out: str = "runs/residual_ppo"
+    """Run directory: checkpoints, metrics.jsonl, summary.json, export/, wandb/."""
+    resume: str | None = None
+    """Continue the run in this directory (its saved flags become the defaults)."""
+    overwrite: bool = False
+    """Replace an existing run in --out."""
+    wandb: Literal["offline", "online", "disabled"] = "offline"
+    """wandb mode; offline runs can be uploaded later with `wandb sync DIR/wandb/offline-run-*`."""
+    eval_episodes: int = 256
+    """Held-out episodes for the end-of-run evaluation (0: skip it)."""
+    eval_seed: int = 1_000_000
+    """Seed of the held-out evaluation episodes (keep it apart from --seed)."""
+    checkpoint_every: int = 20
+    """Iterations between checkpoints."""
+    keep_checkpoints: int = 3
+    """Newest checkpoints kept."""
+    stop_after: int | None = None
+    """Stop after this many iterations in this invocation (with a checkpoint); --resume goes on."""
+    unroll_length: int = 16
+    """Env steps per env per iteration."""
+    num_minibatches: int = 8
+    """Minibatches per epoch."""
+    update_epochs: int = 4
+    """Epochs over each rollout."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    """Learning-rate schedule: 'linear' decays to 0 at --total-steps."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight."""
+    init_log_std: float = -1.0
+    """Initial log std of the residual's exploration noise (e^-1 = 0.37 of the residual range)."""
+    gamma: float = 0.98
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_eps: float = 0.2
+    """PPO ratio clip."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden widths of the policy and critic MLPs."""
+
+    def ppo_config(self) -> ppo.PPOConfig:
+        """The PPOConfig these flags describe."""
+        return ppo.PPOConfig(
+            num_envs=self.num_envs, unroll_length=self.unroll_length,
+            num_minibatches=self.num_minibatches, update_epochs=self.update_epochs,
+            learning_rate=self.learning_rate, lr_schedule=self.lr_schedule,
+            total_iterations=self.total_iterations, gamma=self.gamma, gae_lambda=self.gae_lambda,
+            clip_eps=self.clip_eps, entropy_coef=self.entropy_coef, policy_hidden=self.hidden,
+            value_hidden=self.hidden, init_log_std=self.init_log_std,
+        )
+
+    @property
+    def total_iterations(self) -> int:
+        """Iterations needed for --total-steps."""
+        return math.ceil(self.total_steps / (self.num_envs * self.unroll_length))
+
+    def alpha_fn(self) -> AlphaSchedule:
+        """The alpha schedule these flags describe."""
+        return AlphaSchedule(alpha=self.alpha, schedule=self.alpha_schedule,
+                             warmup_steps=self.alpha_warmup_steps)
+
+
+def validate(args: Args) -> None:
+    """Raises run_dir.UsageError for flags that cannot work, saying what to change."""
+    fail = run_dir.UsageError
+    if args.alpha < 0:
+        raise fail(f"--alpha must be >= 0, got {args.alpha}")
+    if args.num_envs < 1:
+        raise fail(f"--num-envs must be >= 1, got {args.num_envs}")
+    one = args.num_envs * args.unroll_length
+    if args.total_steps < one:
+        raise fail(f"--total-steps {args.total_steps} is smaller than one iteration "
+                   f"(--num-envs {args.num_envs} x --unroll-length {args.unroll_length} = {one})")
+    for name in ("eval_episodes", "residual_penalty"):
+        if getattr(args, name) < 0:
+            raise fail(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    for name in ("checkpoint_every", "keep_checkpoints"):
+        if getattr(args, name) < 1:
+            raise fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.stop_after is not None and args.stop_after < 1:
+        raise fail(f"--stop-after must be >= 1, got {args.stop_after}")
+    try:
+        args.ppo_config()
+        args.alpha_fn()
+    except ValueError as e:
+        raise fail(str(e)) from e
+
+
+def build(args: Args) -> tuple[EpisodeEnv, ppo.PPOConfig]:
+    """The residual env and PPO config of `args`."""
+    env = build_residual_env(args.scene, args.base, args.engine, args.num_envs, args.dr, args.residual_penalty)
+    return env, args.ppo_config()
+
+
+def train(args: Args) -> dict[str, Any]:
+    """Runs (or resumes) training, then evaluates and exports. Returns the summary record."""
+    validate(args)
+    out = args.resume or args.out
+    if args.resume:
+        args = dataclasses.replace(args, out=args.resume)
+    saved_args = run_dir.args_dict(args)
+    run_dir.prepare_out(out, ALGO, saved_args, resume=bool(args.resume), overwrite=args.overwrite)
+    env, config = build(args)
+    train_step = ppo.make_train_step(config, env, alpha_fn=args.alpha_fn())
+
+    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=args.keep_checkpoints,
+                        config={"algo": ALGO, **saved_args})
+    state = ppo.init(config, env, jax.random.PRNGKey(args.seed))
+    if args.resume:
+        if ckpt.latest_step() is None:
+            raise run_dir.UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
+        try:
+            ckpt.check_config({"algo": ALGO, **saved_args}, ignore=RESUME_MAY_CHANGE)
+        except ConfigMismatchError as e:
+            raise run_dir.UsageError(str(e)) from e
+        state = ckpt.restore(state)
+        print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
+
+    start_wall = time.perf_counter()
+    first_iteration = int(state.iteration)
+    stop_at = args.total_iterations
+    if args.stop_after is not None:
+        stop_at = min(stop_at, first_iteration + args.stop_after)
+    print(f"{args.scene}: base {args.base}, engine {env.task.task.engine_name}, {args.num_envs} envs, "
+          f"{config.batch_size:,} steps/iteration, {args.total_iterations} iterations; run dir {out}")
+    interrupted = False
+    with MetricsLog(out, args.wandb, "mjx-gr00t", saved_args, total_steps=args.total_iterations * config.batch_size,
+                    initial_steps=int(state.env_steps), name=f"{ALGO}-{args.scene}-{args.base}") as log:
+        try:
+            while int(state.iteration) < stop_at:
+                state, metrics = train_step(state)
+                iteration = int(state.iteration)
+                log.write(int(state.env_steps), jax.device_get(metrics))
+                if iteration % args.checkpoint_every == 0 or iteration == stop_at:
+                    ckpt.save(iteration, state)
+        except KeyboardInterrupt:
+            interrupted = True
+            if ckpt.latest_step() != int(state.iteration):
+                ckpt.save(int(state.iteration), state)
+            log.close()
+            print(f"\ninterrupted: saved iteration {int(state.iteration)}; continue with "
+                  f"python -m train.residual_ppo --resume {out}", file=sys.stderr)
+    ckpt.close()
+    if interrupted:
+        raise SystemExit(130)
+    train_wall = time.perf_counter() - start_wall
+    if int(state.iteration) < args.total_iterations:
+        print(f"stopped at iteration {int(state.iteration)} of {args.total_iterations}; "
+              f"continue with python -m train.residual_ppo --resume {out}")
+        return {}
+    params, normalizer = state.policy_params, state.normalizer
+    return finish_run(
+        out, env, args, policy_fn=residual_policy(config), params=(params, normalizer),
+        export=lambda d: export_ppo(d, args, env, params, normalizer), wall_time_s=train_wall,
+        steps_this_run=int(state.env_steps) - first_iteration * config.batch_size,
+        env_steps=int(state.env_steps),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def residual_policy(config: ppo.PPOConfig) -> PolicyFn:
+    """Deterministic residual `((policy_params, normalizer), obs [N, D]) -> r [N, A]` in [-1, 1]."""
+    act = ppo.make_policy(config, deterministic=True)
+    return lambda params, obs: act(params[0], params[1], obs, None)
+
+
+def export_ppo(out_dir: str, args: Args, env: EpisodeEnv, params: Any, normalizer: Any) -> None:
+    """Writes the residual policy of a PPO run to `out_dir` (see mjx_gr00t.export)."""
+    config = args.ppo_config()
+    spec = export_spec(args, env, ALGO, config.policy_hidden, config.activation, config.normalize_obs,
+                       config.obs_clip)
+    write_export(out_dir, params, normalizer, spec)
+
+
+def restore_trained(run: str, record: dict[str, Any]) -> Trained:
+    """The latest checkpoint of PPO run `run` (its run.json `record`) as a `Trained` policy."""
+    args = args_from_record(Args, record)
+    env, config = build(args)
+    target = ppo.init(config, env, jax.random.PRNGKey(args.seed))
+    with Checkpointer(f"{run}/checkpoints", config=None, read_only=True) as ckpt:
+        if ckpt.latest_step() is None:
+            raise run_dir.UsageError(f"run {run!r} has no complete checkpoint yet")
+        state = ckpt.restore(target)
+    params, normalizer = state.policy_params, state.normalizer
+    return Trained(
+        args=args, env=env, policy_fn=residual_policy(config), params=(params, normalizer),
+        export=lambda d: export_ppo(d, args, env, params, normalizer), env_steps=int(state.env_steps),
+    )
+
+
+def parse(argv: list[str] | None = None) -> Args:
+    """Typed CLI; with --resume DIR the saved run's flags are the defaults."""
+    argv = sys.argv[1:] if argv is None else argv
+    default = Args()
+    resume = run_dir.resume_dir(argv)
+    if resume is not None:
+        saved = args_from_record(Args, run_dir.read_run(resume))
+        # Flags about this invocation only are not inherited.
+        default = dataclasses.replace(saved, stop_after=None, overwrite=False, resume=None)
+    return tyro.cli(Args, args=argv, default=default)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Entry point of `python -m train.residual_ppo`."""
+    return train(parse(argv))
+
+
+if __name__ == "__main__":
+    main()
