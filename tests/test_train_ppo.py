@@ -122,7 +122,7 @@ def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path):
 def test_resume_with_different_flags_says_which(tmp_path):
     out = tmp_path / "run"
     _run(out, "--eval-episodes", "0", "--stop-after", "1")
-    with pytest.raises(SystemExit, match="learning_rate: saved 0.0003 vs current 0.001"):
+    with pytest.raises(SystemExit, match="learning_rate: saved 0.0006 vs current 0.001"):
         residual_ppo.main(["--resume", str(out), "--learning-rate", "0.001"])
 
 

@@ -1,8 +1,8 @@
 """Residual PPO: learn a correction on top of a base policy.
 
-    python -m train.residual_ppo                            # paper task, IK base, DR on, ~15 min on 2 cores
+    python -m train.residual_ppo                         # paper task, IK base, DR on; < 15 min on 2 cores
     python -m train.residual_ppo --base zero --out runs/plain_rl
-    python -m train.residual_ppo --resume runs/residual_ppo  # continue exactly where it stopped
+    python -m train.residual_ppo --resume runs/plain_rl   # continue exactly where it stopped
 
 Each iteration (rollout of `--unroll-length` steps on `--num-envs` envs + PPO update) is one jitted
 call. Progress goes to a bar, DIR/metrics.jsonl and wandb (offline by default); checkpoints to
@@ -58,8 +58,9 @@ class Args:
     """Parallel envs."""
     total_steps: int = 3_000_000
     """Env steps to train for (rounded up to whole iterations of num_envs * unroll_length)."""
-    alpha: float = 0.5
-    """Residual scale: total = clip(base + alpha * residual), in units of the action limit."""
+    alpha: float = 1.0
+    """Residual scale: total = clip(base + alpha * residual), in units of the action limit (1: the
+    residual can cancel the base's largest step)."""
     alpha_schedule: Literal["constant", "linear"] = "constant"
     """'constant' alpha, or a 'linear' warm-up from 0 over --alpha-warmup-steps."""
     alpha_warmup_steps: int = 500_000
@@ -70,8 +71,9 @@ class Args:
     """Domain randomisation (--no-dr switches every factor off)."""
     seed: int = 0
     """Seed of networks, envs and sampling."""
-    out: str = "runs/residual_ppo"
-    """Run directory: checkpoints, metrics.jsonl, summary.json, export/, wandb/."""
+    out: str | None = None
+    """Run directory: checkpoints, metrics.jsonl, summary.json, export/, wandb/.
+    Default: runs/ppo-<scene>-<base>-<date>-<time>, a new one each time."""
     resume: str | None = None
     """Continue the run in this directory (its saved flags become the defaults)."""
     overwrite: bool = False
@@ -92,9 +94,9 @@ class Args:
     """Env steps per env per iteration."""
     num_minibatches: int = 8
     """Minibatches per epoch."""
-    update_epochs: int = 4
+    update_epochs: int = 2
     """Epochs over each rollout."""
-    learning_rate: float = 3e-4
+    learning_rate: float = 6e-4
     """Adam learning rate."""
     lr_schedule: Literal["constant", "linear"] = "constant"
     """Learning-rate schedule: 'linear' decays to 0 at --total-steps."""
@@ -168,9 +170,8 @@ def build(args: Args) -> tuple[EpisodeEnv, ppo.PPOConfig]:
 def train(args: Args) -> dict[str, Any]:
     """Runs (or resumes) training, then evaluates and exports. Returns the summary record."""
     validate(args)
-    out = args.resume or args.out
-    if args.resume:
-        args = dataclasses.replace(args, out=args.resume)
+    out = args.resume or args.out or run_dir.default_out(ALGO, args.scene, args.base)
+    args = dataclasses.replace(args, out=out)
     saved_args = run_dir.args_dict(args)
     run_dir.prepare_out(out, ALGO, saved_args, resume=bool(args.resume), overwrite=args.overwrite)
     env, config = build(args)

@@ -101,6 +101,11 @@ def prepare_out(out: str, algo: str, args: dict[str, Any], resume: bool, overwri
         raise UsageError(f"cannot write to --out {out!r}: {e.strerror or e}; choose a writable directory") from e
 
 
+def default_out(algo: str, scene: str, base: str) -> str:
+    """A fresh run directory name, runs/<algo>-<scene>-<base>-<YYYYmmdd-HHMMSS>."""
+    return os.path.join("runs", f"{algo}-{scene}-{base}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
 def resume_dir(argv: Sequence[str]) -> str | None:
     """The value of `--resume DIR` / `--resume=DIR` in argv, if any (read before full parsing)."""
     for i, arg in enumerate(argv):
