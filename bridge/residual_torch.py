@@ -83,6 +83,7 @@ class ResidualPolicy(nn.Module):
         self.mlp = nn.Sequential(*modules)
         self.normalize = bool(norm["enabled"])
         self.obs_clip: float | None = None if norm["obs_clip"] is None else float(norm["obs_clip"])
+        self.tanh_output = meta["network"].get("output_squash", "clip") == "tanh"
         self.alpha = float(meta["alpha"])
         self.act_scale = float(meta["act_scale"])
         self.joint_names: list[str] = list(meta["joint_names"])
@@ -122,7 +123,10 @@ class ResidualPolicy(nn.Module):
             x = (x - self.obs_mean) / self.obs_std
             if self.obs_clip is not None:
                 x = torch.clamp(x, -self.obs_clip, self.obs_clip)
-        return torch.clamp(self.mlp(x), -1.0, 1.0)
+        y = self.mlp(x)
+        if self.tanh_output:
+            y = torch.tanh(y)
+        return torch.clamp(y, -1.0, 1.0)
 
     def total_action(self, obs: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """obs [..., obs_dim], base [..., A] normalised base action -> clip(base + alpha * r, -1, 1) [..., A]."""

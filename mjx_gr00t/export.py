@@ -95,8 +95,13 @@ class ExportSpec:
     """(lo, hi) sim joint range in rad, one per joint."""
     units: str = DEFAULT_UNITS
     """Free-text description of the unit conventions."""
+    squash: str = "clip"
+    """How the head's output becomes the residual: 'clip' to [-1, 1] (PPO's Gaussian mean) or
+    'tanh' (SAC's squashed Gaussian)."""
 
     def __post_init__(self) -> None:
+        if self.squash not in ("clip", "tanh"):
+            raise ValueError(f"squash must be 'clip' or 'tanh', got {self.squash!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {list(ALGOS)}, got {self.algo!r}")
         if self.activation not in ACTIVATIONS:
@@ -204,6 +209,17 @@ def _flatten_params(policy_params: Mapping[str, Any]) -> tuple[dict[str, np.ndar
     return tensors, [f"mean.{layer}" for layer in layers]
 
 
+def sac_actor_as_mean_params(actor_params: Mapping[str, Any], action_size: int) -> dict[str, Any]:
+    """A SAC tanh-Gaussian actor's params ({'params': {'net': MLP with a [mean | log_std] head}})
+    in the layout `write_export` takes: the head cut to its first `action_size` (mean) outputs and
+    a zero log_std. Export it with `ExportSpec(squash='tanh')`."""
+    net = dict(actor_params.get("params", actor_params)["net"])
+    head = net.pop("head")
+    mean = {**net, "head": {"kernel": np.asarray(head["kernel"])[:, :action_size],
+                            "bias": np.asarray(head["bias"])[:action_size]}}
+    return {"params": {"mean": mean, "log_std": np.zeros(action_size, np.float32)}}
+
+
 def _layer_meta(tensors: Mapping[str, np.ndarray], layers: Sequence[str], activation: str) -> list[dict[str, Any]]:
     """One record per linear layer: tensor names, sizes and the activation that follows it."""
     out = []
@@ -248,7 +264,9 @@ def _meta(spec: ExportSpec, tensors: Mapping[str, np.ndarray], layers: Sequence[
             "activation_formula": ACTIVATION_FORMULAS[spec.activation],
             "kernel_layout": "[in, out]; y = x @ kernel + bias (torch.nn.Linear.weight = kernel.T)",
             "layers": _layer_meta(tensors, layers, spec.activation),
-            "output": "residual = clip(head_output, -1, 1)",
+            "output": "residual = clip(head_output, -1, 1)" if spec.squash == "clip"
+            else "residual = tanh(head_output)",
+            "output_squash": spec.squash,
             "output_clip": [-1.0, 1.0],
             "log_std": "log_std",
         },
@@ -401,6 +419,7 @@ def export_policy_fn(tensors: Mapping[str, np.ndarray], meta: Mapping[str, Any])
     layers = [(jnp.asarray(tensors[lay["kernel"]]), jnp.asarray(tensors[lay["bias"]])) for lay in net["layers"]]
     mean, std = jnp.asarray(tensors["obs_mean"]), jnp.asarray(tensors["obs_std"])
     enabled, obs_clip = bool(norm["enabled"]), norm["obs_clip"]
+    tanh = net.get("output_squash", "clip") == "tanh"
 
     def policy(obs: jax.Array) -> jax.Array:
         x = jnp.asarray(obs, jnp.float32)
@@ -412,6 +431,8 @@ def export_policy_fn(tensors: Mapping[str, np.ndarray], meta: Mapping[str, Any])
             x = jnp.dot(x, kernel) + bias
             if i < len(layers) - 1:
                 x = activation(x)
+        if tanh:
+            x = jnp.tanh(x)
         return jnp.clip(x, -1.0, 1.0)
 
     return policy

@@ -16,14 +16,24 @@ from mjx_gr00t.residual import ResidualTask
 from train.run_dir import UsageError
 
 
-def scene_config(scene: str, num_envs: int, engine: str, dr: bool) -> Any:
-    """The scene's default config with these choices applied; a clear error for a bad value."""
+def scene_config(scene: str, num_envs: int, engine: str, dr: bool,
+                 extra: tuple[tuple[str, Any], ...] = ()) -> Any:
+    """The scene's default config with these choices applied; a clear error for a bad value.
+
+    extra: further (field, value) overrides; None values are skipped; a field the scene lacks is
+    an error."""
     try:
         config = registry.default_config(scene)
     except ValueError as e:
         raise UsageError(str(e)) from e
     fields = {f.name for f in dataclasses.fields(config)}
     changes: dict[str, Any] = {"num_envs": num_envs, "engine": engine}
+    for name, value in extra:
+        if value is None:
+            continue
+        if name not in fields:
+            raise UsageError(f"--{name.replace('_', '-')} does not apply to scene {scene!r}")
+        changes[name] = value
     if not dr and "dr" in fields:
         changes["dr"] = type(config.dr).off()
     try:
@@ -34,23 +44,24 @@ def scene_config(scene: str, num_envs: int, engine: str, dr: bool) -> Any:
 
 @functools.lru_cache(maxsize=8)
 def build_residual_env(
-    scene: str, base: str, engine: str, num_envs: int, dr: bool, penalty: float
+    scene: str, base: str, engine: str, num_envs: int, dr: bool, penalty: float,
+    extra: tuple[tuple[str, Any], ...] = (),
 ) -> EpisodeEnv:
     """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap for `num_envs`).
 
     The same choices give back the same env object, so compiled functions keyed on it are reused."""
-    config = scene_config(scene, num_envs, engine, dr)
+    config = scene_config(scene, num_envs, engine, dr, extra)
     inner = registry.make(scene, config)
     try:
         base_fn = make_base(base, inner.task)
         task = ResidualTask(inner.task, base_fn, penalty_weight=penalty)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    return EpisodeEnv(task, inner.episode_length)
+    return EpisodeEnv(task, inner.episode_length, terminate_on_success=inner.terminate_on_success)
 
 
 def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], activation: str,
-                normalize_obs: bool, obs_clip: float | None) -> ExportSpec:
+                normalize_obs: bool, obs_clip: float | None, squash: str = "clip") -> ExportSpec:
     """What the export says about a trained residual of `env` besides its weights."""
     residual_task = env.task
     inner = residual_task.task
@@ -60,5 +71,6 @@ def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], 
         scene=args.scene, base=args.base, algo=algo, hidden=tuple(hidden), activation=activation,
         normalize_obs=normalize_obs, obs_clip=obs_clip,
         obs_layout=tuple(residual_task.observation_layout), alpha=float(args.alpha),
-        act_scale=float(inner.config.act_scale), joint_names=names, joint_ranges=ranges,
+        act_scale=float(getattr(inner.config, "act_scale", getattr(inner.config, "action_scale", 1.0))),
+        joint_names=names, joint_ranges=ranges, squash=squash,
     )

@@ -16,32 +16,23 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 import dataclasses
 import functools
 import math
-import sys
-import time
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
-import tyro
 
-from mjx_gr00t.checkpoint import Checkpointer, ConfigMismatchError
+from mjx_gr00t.checkpoint import Checkpointer
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.export import write_export
 from mjx_gr00t.residual import AlphaSchedule
 from mjx_gr00t.rl import ppo
 from train import run_dir
-from train.run_dir import args_from_record
 from train.finish import finish_run
-from train.trained import PolicyFn, Trained
-from train.metrics_log import MetricsLog
+from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
+from train.run_dir import args_from_record
+from train.trained import PolicyFn, Trained
 
 ALGO: str = "ppo"
-# Flags that may differ on --resume without changing what is being trained.
-RESUME_MAY_CHANGE: tuple[str, ...] = (
-    "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "checkpoint_every",
-    "stop_after", "keep_checkpoints",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +41,9 @@ class Args:
 
     scene: str = "paper_square"
     """Registered scene (mjx_gr00t.envs.registry.scenes())."""
-    base: Literal["ik", "zero", "groot"] = "ik"
-    """Base policy: 'ik' scripted Jacobian-IK push, 'zero' (plain RL), 'groot' (needs the bridge)."""
+    base: Literal["ik", "script", "zero", "groot"] = "ik"
+    """Base policy: 'ik' scripted Jacobian-IK push (paper_square), 'script' scripted Cartesian
+    controller (fetch_*), 'zero' (plain RL), 'groot' (needs the bridge)."""
     engine: Literal["auto", "c", "mjx", "warp"] = "auto"
     """Physics engine; 'auto' is 'c' on a CPU-only machine and 'mjx' on an accelerator."""
     num_envs: int = 256
@@ -177,57 +169,20 @@ def train(args: Args) -> dict[str, Any]:
     env, config = build(args)
     train_step = ppo.make_train_step(config, env, alpha_fn=args.alpha_fn())
 
-    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=args.keep_checkpoints,
-                        config={"algo": ALGO, **saved_args})
     state = ppo.init(config, env, jax.random.PRNGKey(args.seed))
-    if args.resume:
-        if ckpt.latest_step() is None:
-            raise run_dir.UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
-        try:
-            ckpt.check_config({"algo": ALGO, **saved_args}, ignore=RESUME_MAY_CHANGE)
-        except ConfigMismatchError as e:
-            raise run_dir.UsageError(str(e)) from e
-        state = ckpt.restore(state)
-        print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
-
-    start_wall = time.perf_counter()
-    first_iteration = int(state.iteration)
-    stop_at = args.total_iterations
-    if args.stop_after is not None:
-        stop_at = min(stop_at, first_iteration + args.stop_after)
+    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state)
     print(f"{args.scene}: base {args.base}, engine {env.task.task.engine_name}, {args.num_envs} envs, "
           f"{config.batch_size:,} steps/iteration, {args.total_iterations} iterations; run dir {out}")
-    interrupted = False
-    with MetricsLog(out, args.wandb, "mjx-gr00t", saved_args, total_steps=args.total_iterations * config.batch_size,
-                    initial_steps=int(state.env_steps), name=f"{ALGO}-{args.scene}-{args.base}") as log:
-        try:
-            while int(state.iteration) < stop_at:
-                state, metrics = train_step(state)
-                iteration = int(state.iteration)
-                log.write(int(state.env_steps), jax.device_get(metrics))
-                if iteration % args.checkpoint_every == 0 or iteration == stop_at:
-                    ckpt.save(iteration, state)
-        except KeyboardInterrupt:
-            interrupted = True
-            if ckpt.latest_step() != int(state.iteration):
-                ckpt.save(int(state.iteration), state)
-            log.close()
-            print(f"\ninterrupted: saved iteration {int(state.iteration)}; continue with "
-                  f"python -m train.residual_ppo --resume {out}", file=sys.stderr)
-    ckpt.close()
-    if interrupted:
-        raise SystemExit(130)
-    train_wall = time.perf_counter() - start_wall
-    if int(state.iteration) < args.total_iterations:
-        print(f"stopped at iteration {int(state.iteration)} of {args.total_iterations}; "
-              f"continue with python -m train.residual_ppo --resume {out}")
+    result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, config.batch_size,
+                      args.total_iterations)
+    if not result.finished:
         return {}
+    state = result.state
     params, normalizer = state.policy_params, state.normalizer
     return finish_run(
         out, env, args, policy_fn=residual_policy(config), params=(params, normalizer),
-        export=lambda d: export_ppo(d, args, env, params, normalizer), wall_time_s=train_wall,
-        steps_this_run=int(state.env_steps) - first_iteration * config.batch_size,
-        env_steps=int(state.env_steps),
+        export=lambda d: export_ppo(d, args, env, params, normalizer), wall_time_s=result.wall_time_s,
+        steps_this_run=result.steps_this_run, env_steps=int(state.env_steps),
     )
 
 
@@ -264,14 +219,7 @@ def restore_trained(run: str, record: dict[str, Any]) -> Trained:
 
 def parse(argv: list[str] | None = None) -> Args:
     """Typed CLI; with --resume DIR the saved run's flags are the defaults."""
-    argv = sys.argv[1:] if argv is None else argv
-    default = Args()
-    resume = run_dir.resume_dir(argv)
-    if resume is not None:
-        saved = args_from_record(Args, run_dir.read_run(resume))
-        # Flags about this invocation only are not inherited.
-        default = dataclasses.replace(saved, stop_after=None, overwrite=False, resume=None)
-    return tyro.cli(Args, args=argv, default=default)
+    return run_dir.parse_args(Args, argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

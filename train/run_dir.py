@@ -114,3 +114,17 @@ def resume_dir(argv: Sequence[str]) -> str | None:
         if arg.startswith("--resume="):
             return arg.split("=", 1)[1]
     return None
+
+
+def parse_args(args_type: type, argv: Sequence[str] | None = None) -> Any:
+    """A trainer's typed CLI (tyro). With --resume DIR the saved run's flags become the defaults,
+    except those about one invocation (--stop-after, --overwrite, --resume)."""
+    import tyro
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    default = args_type()
+    resume = resume_dir(argv)
+    if resume is not None:
+        saved = args_from_record(args_type, read_run(resume))
+        default = dataclasses.replace(saved, stop_after=None, overwrite=False, resume=None)
+    return tyro.cli(args_type, args=argv, default=default)

@@ -89,9 +89,12 @@ class EpisodeEnv:
     """A task with time limit, NaN guard and auto-reset. Per env; vmap for a batch."""
 
     def __init__(
-        self, task: Task, episode_length: int, max_abs_qpos: float = 10.0, max_abs_qvel: float = 100.0
+        self, task: Task, episode_length: int, max_abs_qpos: float = 10.0, max_abs_qvel: float = 100.0,
+        terminate_on_success: bool = True,
     ) -> None:
-        """max_abs_qpos (m or rad), max_abs_qvel (m/s or rad/s): bounds beyond which physics has diverged."""
+        """max_abs_qpos (m or rad), max_abs_qvel (m/s or rad/s): bounds beyond which physics has diverged.
+        terminate_on_success: success ends the episode (paper task); False: only the time limit
+        does, and `success` is reported every step (Fetch)."""
         if episode_length < 1:
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
         if not (max_abs_qpos > 0 and max_abs_qvel > 0):
@@ -100,6 +103,7 @@ class EpisodeEnv:
         self.episode_length = episode_length
         self.max_abs_qpos = max_abs_qpos
         self.max_abs_qvel = max_abs_qvel
+        self.terminate_on_success = terminate_on_success
         self.observation_size = task.observation_size
         self.action_size = task.action_size
 
@@ -119,8 +123,9 @@ class EpisodeEnv:
         )
         steps = state.episode.steps + 1
         success = jnp.where(finite, nxt.success, 0.0)
-        truncated = (~finite) | ((steps >= self.episode_length) & (success < 0.5))
-        done = (~finite) | (success > 0.5) | truncated
+        ends_on_success = (success > 0.5) & self.terminate_on_success
+        truncated = (~finite) | ((steps >= self.episode_length) & ~ends_on_success)
+        done = ends_on_success | truncated
         reward = jnp.where(finite, nxt.reward, 0.0)
         metrics = {k: jnp.where(finite, v, 0.0) for k, v in nxt.metrics.items()}
         final_obs = jnp.where(finite, nxt.obs, state.obs)

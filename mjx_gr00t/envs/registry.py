@@ -70,3 +70,11 @@ def _build_paper_square(config: PaperSquareConfig) -> EpisodeEnv:
 
 
 register("paper_square", _build_paper_square, PaperSquareConfig())
+
+
+# Fetch-like goal-conditioned tasks.
+from mjx_gr00t.envs import fetch_pick_place, fetch_push, fetch_reach  # noqa: E402
+
+register("fetch_reach", fetch_reach.build, fetch_reach.FetchReachConfig())
+register("fetch_push", fetch_push.build, fetch_push.FetchPushConfig())
+register("fetch_pick_place", fetch_pick_place.build, fetch_pick_place.FetchPickPlaceConfig())

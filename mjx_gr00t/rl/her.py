@@ -1,0 +1,144 @@
+"""Hindsight experience replay (Andrychowicz et al. 2017), `future` strategy, inside jit.
+
+Goals live in the flat observation vector. A goal-conditioned task exposes
+
+    goal_spec = ((achieved_start, achieved_stop), (desired_start, desired_stop))   # obs slices
+    compute_reward(achieved [..., G], desired [..., G]) -> reward [...]            # vectorised, jnp
+
+on the env or on any task it wraps (`env.task`, `env.task.task`, ...; e.g. `EpisodeEnv` around
+`ResidualTask` around a Fetch task: the residual wrapper appends the base action at the end of the
+observation, so the inner task's slices stay valid).
+
+`relabel` replaces, with probability k / (k + 1), a sampled transition's desired goal by the
+achieved goal of the same episode at a uniformly drawn step t' >= t (the achieved goal in
+next_obs of step t', as in the original HER: reaching it at step t itself counts), writes that goal
+into the desired-goal slices of obs and next_obs, and recomputes the reward as
+`compute_reward(achieved goal of next_obs, new goal)`.
+
+Caveats, by design:
+- a relabelled transition's reward is `compute_reward` alone: any other reward term of the env
+  (e.g. `ResidualTask`'s residual penalty) is dropped for it;
+- a relabelled transition is treated as not terminated (`done` keeps the episode structure,
+  but `truncation` is set to 1 where `done` is 1, so learners bootstrap): reaching a hindsight goal
+  does not end anything, matching Fetch's time-limit-only episodes;
+- other observation entries that depend on the goal (a residual base action computed for the
+  original goal) are left as stored.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from mjx_gr00t.rl import replay
+from mjx_gr00t.rl.replay import ReplayBuffer, SampleIndex, Transition
+
+STRATEGIES: tuple[str, ...] = ("future",)
+
+ComputeReward = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class GoalSpec:
+    """Where goals sit in the observation, and the reward of (achieved, desired) goals.
+
+    achieved, desired: (start, stop) slices of the flat observation, of equal length G.
+    compute_reward: (achieved [..., G], desired [..., G]) -> [...], traceable by jax.
+    """
+
+    achieved: tuple[int, int]
+    desired: tuple[int, int]
+    compute_reward: ComputeReward
+
+    @property
+    def goal_size(self) -> int:
+        """G."""
+        return self.achieved[1] - self.achieved[0]
+
+
+@struct.dataclass
+class Relabelled:
+    """batch: the transitions with hindsight goals, leaves [M, ...]. relabelled: [M] bool.
+
+    future_time: [M] int32, the ring row the new goal came from (the sampled row where not relabelled).
+    """
+
+    batch: Transition
+    relabelled: jax.Array
+    future_time: jax.Array
+
+
+def goal_spec(env: Any) -> GoalSpec:
+    """The `GoalSpec` of `env` or of the first task it wraps (via `.task`) that defines one.
+
+    Raises ValueError when none has both `goal_spec` and `compute_reward`, or the slices are bad.
+    """
+    obj, seen = env, []
+    while obj is not None:
+        seen.append(type(obj).__name__)
+        if hasattr(obj, "goal_spec") and hasattr(obj, "compute_reward"):
+            return _validated(obj.goal_spec, obj.compute_reward, env.observation_size)
+        obj = getattr(obj, "task", None)
+    raise ValueError(
+        "HER needs a goal-conditioned scene (one whose task defines `goal_spec` = ((achieved "
+        "start, stop), (desired start, stop)) and a vectorised `compute_reward(achieved, "
+        f"desired)`, e.g. fetch_reach, fetch_push or fetch_pick_place); {' -> '.join(seen)} has "
+        "neither. Train without HER (--no-her / her=False) on this scene."
+    )
+
+
+def _validated(spec: Any, compute_reward: ComputeReward, obs_size: int) -> GoalSpec:
+    try:
+        (a0, a1), (d0, d1) = ((int(a), int(b)) for a, b in spec)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"goal_spec must be ((start, stop), (start, stop)), got {spec!r}") from err
+    for name, (lo, hi) in (("achieved", (a0, a1)), ("desired", (d0, d1))):
+        if not 0 <= lo < hi <= obs_size:
+            raise ValueError(f"{name} goal slice {(lo, hi)} is not inside the observation [0, {obs_size})")
+    if a1 - a0 != d1 - d0:
+        raise ValueError(f"achieved {(a0, a1)} and desired {(d0, d1)} goal slices differ in length")
+    return GoalSpec(achieved=(a0, a1), desired=(d0, d1), compute_reward=compute_reward)
+
+
+def relabel_probability(k: int) -> float:
+    """Fraction of sampled transitions that get a hindsight goal: k / (k + 1)."""
+    return k / (k + 1)
+
+
+def relabel(
+    key: jax.Array,
+    index: SampleIndex,
+    batch: Transition,
+    buffer: ReplayBuffer,
+    goals: GoalSpec,
+    k: int = 4,
+    strategy: str = "future",
+) -> Relabelled:
+    """Hindsight goals for a sampled batch. Traceable; shapes [M, ...] as `replay.gather` gives.
+
+    index: where `batch` was sampled from `buffer` (its data must be `Transition`s).
+    k: relabelled-to-original ratio (k = 4: 80 % relabelled). strategy: only 'future'.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"HER strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+    if not isinstance(k, int) or k < 0:
+        raise ValueError(f"HER k must be an int >= 0, got {k!r}")
+    k_mask, k_future = jax.random.split(key)
+    m = index.time.shape[0]
+    mask = jax.random.uniform(k_mask, (m,)) < relabel_probability(k)
+    future = replay.future_time(buffer, k_future, index)
+    (a0, a1), (d0, d1) = goals.achieved, goals.desired
+    future_achieved = buffer.data.next_obs[future, index.env, a0:a1]
+    new_goal = jnp.where(mask[:, None], future_achieved, batch.obs[:, d0:d1])
+    achieved = batch.next_obs[:, a0:a1]
+    new_reward = goals.compute_reward(achieved, new_goal).astype(batch.reward.dtype)
+    relabelled = batch.replace(
+        obs=batch.obs.at[:, d0:d1].set(new_goal),
+        next_obs=batch.next_obs.at[:, d0:d1].set(new_goal),
+        reward=jnp.where(mask, new_reward, batch.reward),
+        truncation=jnp.where(mask, jnp.maximum(batch.truncation, batch.done), batch.truncation),
+    )
+    return Relabelled(batch=relabelled, relabelled=mask, future_time=jnp.where(mask, future, index.time))

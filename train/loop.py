@@ -1,0 +1,89 @@
+"""The Python loop around a jitted `train_step`, shared by the PPO and SAC entry points.
+
+It restores a checkpoint for --resume (after checking the config), runs iterations with a
+progress bar and metrics log, checkpoints every `checkpoint_every` iterations, at the end and on
+Ctrl-C, and honours --stop-after. Everything inside an iteration is the trainer's jitted call.
+"""
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from mjx_gr00t.checkpoint import Checkpointer, ConfigMismatchError
+from train import run_dir
+from train.metrics_log import MetricsLog
+
+# Flags that may differ on --resume without changing what is being trained.
+RESUME_MAY_CHANGE: tuple[str, ...] = (
+    "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "checkpoint_every",
+    "stop_after", "keep_checkpoints",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopResult:
+    """state: the final TrainState. finished: all iterations done (not stopped early).
+    wall_time_s: time spent in the loop. steps_this_run: env steps taken in this invocation."""
+
+    state: Any
+    finished: bool
+    wall_time_s: float
+    steps_this_run: int
+
+
+def open_checkpoints(out: str, algo: str, args: Any, saved_args: dict[str, Any], state: Any) -> tuple[Checkpointer, Any]:
+    """The run's Checkpointer, and `state` restored from its latest step when args.resume."""
+    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=args.keep_checkpoints, config={"algo": algo, **saved_args})
+    if args.resume:
+        if ckpt.latest_step() is None:
+            raise run_dir.UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
+        try:
+            ckpt.check_config({"algo": algo, **saved_args}, ignore=RESUME_MAY_CHANGE)
+        except ConfigMismatchError as e:
+            raise run_dir.UsageError(str(e)) from e
+        state = ckpt.restore(state)
+        print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
+    return ckpt, state
+
+
+def run_loop(
+    out: str, algo: str, args: Any, saved_args: dict[str, Any], ckpt: Checkpointer, state: Any,
+    train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
+    total_iterations: int,
+) -> LoopResult:
+    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C."""
+    start = time.perf_counter()
+    first_steps = int(state.env_steps)
+    stop_at = total_iterations
+    if args.stop_after is not None:
+        stop_at = min(stop_at, int(state.iteration) + args.stop_after)
+    resume_hint = f"python -m train.residual_{algo} --resume {out}"
+    interrupted = False
+    with MetricsLog(out, args.wandb, "mjx-gr00t", saved_args, total_steps=total_iterations * steps_per_iteration,
+                    initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}") as log:
+        try:
+            while int(state.iteration) < stop_at:
+                state, metrics = train_step(state)
+                iteration = int(state.iteration)
+                log.write(int(state.env_steps), jax.device_get(metrics))
+                if iteration % args.checkpoint_every == 0 or iteration == stop_at:
+                    ckpt.save(iteration, state)
+        except KeyboardInterrupt:
+            interrupted = True
+            if ckpt.latest_step() != int(state.iteration):
+                ckpt.save(int(state.iteration), state)
+            log.close()
+            print(f"\ninterrupted: saved iteration {int(state.iteration)}; continue with {resume_hint}",
+                  file=sys.stderr)
+    ckpt.close()
+    if interrupted:
+        raise SystemExit(130)
+    finished = int(state.iteration) >= total_iterations
+    if not finished:
+        print(f"stopped at iteration {int(state.iteration)} of {total_iterations}; continue with {resume_hint}")
+    return LoopResult(state=state, finished=finished, wall_time_s=time.perf_counter() - start,
+                      steps_this_run=int(state.env_steps) - first_steps)
