@@ -44,6 +44,13 @@ class Factor:
         return jnp.array([self.low, self.high], jnp.float32)
 
 
+def all_off(config_type: type) -> object:
+    """An instance of a DR config dataclass with every `Factor` switched off."""
+    default = config_type()
+    return config_type(**{f.name: dataclasses.replace(getattr(default, f.name), enabled=False)
+                          for f in dataclasses.fields(config_type)})
+
+
 def validate_factors(config: object) -> None:
     """Validates every `Factor` field of a DR config dataclass."""
     for field in dataclasses.fields(config):  # type: ignore[arg-type]

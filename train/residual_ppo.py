@@ -29,14 +29,14 @@ from train import run_dir
 from train.finish import finish_run
 from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
-from train.run_dir import args_from_record
+from train.run_dir import RunFlags, args_from_record
 from train.trained import PolicyFn, Trained
 
 ALGO: str = "ppo"
 
 
 @dataclasses.dataclass(frozen=True)
-class Args:
+class Args(RunFlags):
     """Train a residual policy with PPO on top of a base policy."""
 
     scene: str = "paper_square"
@@ -61,27 +61,8 @@ class Args:
     """Weight of the L2 penalty on the applied residual, subtracted from the reward."""
     dr: bool = True
     """Domain randomisation (--no-dr switches every factor off)."""
-    seed: int = 0
-    """Seed of networks, envs and sampling."""
-    out: str | None = None
-    """Run directory: checkpoints, metrics.jsonl, summary.json, export/, wandb/.
-    Default: runs/ppo-<scene>-<base>-<date>-<time>, a new one each time."""
-    resume: str | None = None
-    """Continue the run in this directory (its saved flags become the defaults)."""
-    overwrite: bool = False
-    """Replace an existing run in --out."""
-    wandb: Literal["offline", "online", "disabled"] = "offline"
-    """wandb mode; offline runs can be uploaded later with `wandb sync DIR/wandb/offline-run-*`."""
-    eval_episodes: int = 256
-    """Held-out episodes for the end-of-run evaluation (0: skip it)."""
-    eval_seed: int = 1_000_000
-    """Seed of the held-out evaluation episodes (keep it apart from --seed)."""
     checkpoint_every: int = 20
     """Iterations between checkpoints."""
-    keep_checkpoints: int = 3
-    """Newest checkpoints kept."""
-    stop_after: int | None = None
-    """Stop after this many iterations in this invocation (with a checkpoint); --resume goes on."""
     unroll_length: int = 16
     """Env steps per env per iteration."""
     num_minibatches: int = 8
@@ -138,14 +119,9 @@ def validate(args: Args) -> None:
     if args.total_steps < one:
         raise fail(f"--total-steps {args.total_steps} is smaller than one iteration "
                    f"(--num-envs {args.num_envs} x --unroll-length {args.unroll_length} = {one})")
-    for name in ("eval_episodes", "residual_penalty"):
-        if getattr(args, name) < 0:
-            raise fail(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    for name in ("checkpoint_every", "keep_checkpoints"):
-        if getattr(args, name) < 1:
-            raise fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.stop_after is not None and args.stop_after < 1:
-        raise fail(f"--stop-after must be >= 1, got {args.stop_after}")
+    if args.residual_penalty < 0:
+        raise fail(f"--residual-penalty must be >= 0, got {args.residual_penalty}")
+    run_dir.validate_run_flags(args)
     try:
         args.ppo_config()
         args.alpha_fn()

@@ -31,14 +31,14 @@ from train import run_dir
 from train.finish import finish_run
 from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
-from train.run_dir import args_from_record
+from train.run_dir import RunFlags, args_from_record
 from train.trained import PolicyFn, Trained
 
 ALGO: str = "sac"
 
 
 @dataclasses.dataclass(frozen=True)
-class Args:
+class Args(RunFlags):
     """Train a residual policy with SAC (+ HER) on top of a base policy."""
 
     scene: str = "fetch_push"
@@ -69,26 +69,10 @@ class Args:
     """Fetch-like scenes: half-width of the object's start square around the gripper, m (scene default)."""
     target_range: float | None = None
     """Fetch-like scenes: half-width of the goal's square around the gripper, m (scene default)."""
-    seed: int = 0
-    """Seed of networks, envs and sampling."""
-    out: str | None = None
-    """Run directory. Default: runs/sac-<scene>-<base>-<date>-<time>, a new one each time."""
-    resume: str | None = None
-    """Continue the run in this directory (its saved flags become the defaults)."""
-    overwrite: bool = False
-    """Replace an existing run in --out."""
-    wandb: Literal["offline", "online", "disabled"] = "offline"
-    """wandb mode; offline runs can be uploaded later with `wandb sync DIR/wandb/offline-run-*`."""
-    eval_episodes: int = 256
-    """Held-out episodes for the end-of-run evaluation (0: skip it)."""
-    eval_seed: int = 1_000_000
-    """Seed of the held-out evaluation episodes (keep it apart from --seed)."""
     checkpoint_every: int = 100
     """Iterations between checkpoints (each holds the replay buffer)."""
     keep_checkpoints: int = 2
     """Newest checkpoints kept."""
-    stop_after: int | None = None
-    """Stop after this many iterations in this invocation (with a checkpoint); --resume goes on."""
     steps_per_iteration: int = 8
     """Env steps per env per iteration."""
     utd_ratio: float = 0.25
@@ -151,13 +135,9 @@ def validate(args: Args) -> None:
     if args.total_steps < args.steps_per_call:
         raise fail(f"--total-steps {args.total_steps} is smaller than one iteration "
                    f"(--num-envs {args.num_envs} x --steps-per-iteration {args.steps_per_iteration} = {args.steps_per_call})")
-    for name in ("checkpoint_every", "keep_checkpoints"):
-        if getattr(args, name) < 1:
-            raise fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.eval_episodes < 0 or args.residual_penalty < 0:
-        raise fail("--eval-episodes and --residual-penalty must be >= 0")
-    if args.stop_after is not None and args.stop_after < 1:
-        raise fail(f"--stop-after must be >= 1, got {args.stop_after}")
+    if args.residual_penalty < 0:
+        raise fail(f"--residual-penalty must be >= 0, got {args.residual_penalty}")
+    run_dir.validate_run_flags(args)
     try:
         args.sac_config()
         args.alpha_fn()

@@ -16,9 +16,47 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 RUN_FILE: str = "run.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFlags:
+    """Flags every trainer shares: seeds, the run directory, logging, evaluation, checkpoints."""
+
+    seed: int = 0
+    """Seed of networks, envs and sampling."""
+    out: str | None = None
+    """Run directory: checkpoints, metrics.jsonl, summary.json, export/, wandb/.
+    Default: runs/<algo>-<scene>-<base>-<date>-<time>, a new one each time."""
+    resume: str | None = None
+    """Continue the run in this directory (its saved flags become the defaults)."""
+    overwrite: bool = False
+    """Replace an existing run in --out."""
+    wandb: Literal["offline", "online", "disabled"] = "offline"
+    """wandb mode; offline runs can be uploaded later with `wandb sync DIR/wandb/offline-run-*`."""
+    eval_episodes: int = 256
+    """Held-out episodes for the end-of-run evaluation (0: skip it)."""
+    eval_seed: int = 1_000_000
+    """Seed of the held-out evaluation episodes (keep it apart from --seed)."""
+    checkpoint_every: int = 20
+    """Iterations between checkpoints."""
+    keep_checkpoints: int = 3
+    """Newest checkpoints kept."""
+    stop_after: int | None = None
+    """Stop after this many iterations in this invocation (with a checkpoint); --resume goes on."""
+
+
+def validate_run_flags(args: RunFlags) -> None:
+    """UsageError for shared flags that cannot work."""
+    if args.eval_episodes < 0:
+        raise UsageError(f"--eval-episodes must be >= 0, got {args.eval_episodes}")
+    for name in ("checkpoint_every", "keep_checkpoints"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.stop_after is not None and args.stop_after < 1:
+        raise UsageError(f"--stop-after must be >= 1, got {args.stop_after}")
 
 
 class UsageError(SystemExit):

@@ -92,8 +92,7 @@ class FetchDRConfig:
     @classmethod
     def off(cls) -> "FetchDRConfig":
         """Every factor switched off (the reference Fetch has no randomisation)."""
-        return cls(**{f.name: dataclasses.replace(getattr(cls(), f.name), enabled=False)
-                      for f in dataclasses.fields(cls)})
+        return randomize.all_off(cls)
 
 
 @struct.dataclass

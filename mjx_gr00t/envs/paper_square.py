@@ -62,8 +62,7 @@ class PaperDRConfig:
     @classmethod
     def off(cls) -> "PaperDRConfig":
         """Every factor switched off."""
-        return cls(**{f.name: dataclasses.replace(getattr(cls(), f.name), enabled=False)
-                      for f in dataclasses.fields(cls)})
+        return randomize.all_off(cls)
 
 
 @struct.dataclass

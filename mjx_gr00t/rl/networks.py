@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from brax.training.acme import running_statistics
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -92,6 +93,14 @@ class ValueNetwork(nn.Module):
     def __call__(self, obs: jax.Array) -> jax.Array:
         """obs: [..., obs_dim] -> values [...]."""
         return MLP(self.hidden, 1, self.activation, False, name="value")(obs)[..., 0]
+
+
+def normalize_obs(config: object, normalizer: running_statistics.RunningStatisticsState, obs: jax.Array) -> jax.Array:
+    """What the networks see: obs [..., obs_dim] normalised by running statistics and clipped to
+    +-config.obs_clip, or unchanged when not config.normalize_obs (PPO and SAC configs)."""
+    if not config.normalize_obs:
+        return obs
+    return running_statistics.normalize(obs, normalizer, max_abs_value=config.obs_clip)
 
 
 def gaussian_log_prob(x: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:

@@ -32,6 +32,7 @@ from mjx_gr00t.rl.networks import (
     gaussian_log_prob,
     gaussian_sample,
     get_activation,
+    normalize_obs,
 )
 from mjx_gr00t.rl.ppo_losses import Minibatch, Params, PPOParams, compute_gae, ppo_loss
 
@@ -253,13 +254,6 @@ def make_networks(config: PPOConfig, action_size: int) -> tuple[GaussianPolicy, 
         init_log_std=config.init_log_std, zero_init_head=config.zero_init_policy_head,
     )
     return policy, ValueNetwork(hidden=config.value_hidden, activation=activation)
-
-
-def normalize_obs(config: PPOConfig, normalizer: NormalizerState, obs: jax.Array) -> jax.Array:
-    """What the networks see: obs [..., obs_dim] normalised (and clipped), or unchanged."""
-    if not config.normalize_obs:
-        return obs
-    return running_statistics.normalize(obs, normalizer, max_abs_value=config.obs_clip)
 
 
 def init(config: PPOConfig, env: Env, key: jax.Array) -> TrainState:

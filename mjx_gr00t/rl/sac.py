@@ -36,7 +36,7 @@ from flax import struct
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import combine, scale_residual
 from mjx_gr00t.rl import her, replay
-from mjx_gr00t.rl.networks import MLP, Activation, get_activation, gaussian_log_prob
+from mjx_gr00t.rl.networks import MLP, Activation, gaussian_log_prob, get_activation, normalize_obs
 from mjx_gr00t.rl.ppo import Env, NormalizerState, RolloutStats, env_steps_float
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.replay import ReplayBuffer, Transition
@@ -291,13 +291,6 @@ def make_networks(config: SACConfig, action_size: int) -> tuple[TanhGaussianActo
         zero_init_head=config.zero_init_actor_head, init_log_std=config.init_log_std,
     )
     return actor, DoubleQ(hidden=config.critic_hidden, activation=activation)
-
-
-def normalize_obs(config: SACConfig, normalizer: NormalizerState, obs: jax.Array) -> jax.Array:
-    """What the networks see: obs [..., obs_dim] normalised (and clipped), or unchanged."""
-    if not config.normalize_obs:
-        return obs
-    return running_statistics.normalize(obs, normalizer, max_abs_value=config.obs_clip)
 
 
 def example_transition(env: Env) -> Transition:
