@@ -71,7 +71,7 @@ class Args(RunFlags):
     """Epochs over each rollout."""
     learning_rate: float = 6e-4
     """Adam learning rate."""
-    lr_schedule: Literal["constant", "linear"] = "constant"
+    lr_schedule: Literal["constant", "linear"] = "linear"
     """Learning-rate schedule: 'linear' decays to 0 at --total-steps."""
     entropy_coef: float = 0.0
     """Entropy bonus weight."""
