@@ -12,7 +12,6 @@ Everything runs in float32; `.to(device)` moves the normaliser and unit buffers 
 """
 
 import hashlib
-import json
 import os
 from typing import Any
 
@@ -20,10 +19,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-FORMAT_VERSION: int = 1
-"""Must equal mjx_gr00t.export.FORMAT_VERSION (checked by tests/test_export.py)."""
-META_FILE: str = "residual.json"
-TENSORS_FILE: str = "residual.safetensors"
+from mjx_gr00t.export_format import FORMAT_VERSION, META_FILE, TENSORS_FILE, read_meta  # noqa: F401 (no JAX)
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "swish": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU,
 }
@@ -31,20 +28,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 def _read_meta(export_dir: str) -> dict[str, Any]:
     """residual.json, after checking the directory, both files and the format version."""
-    if not os.path.isdir(export_dir):
-        raise FileNotFoundError(f"export directory {export_dir!r} does not exist")
-    meta_path = os.path.join(export_dir, META_FILE)
-    for path in (meta_path, os.path.join(export_dir, TENSORS_FILE)):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path!r} is missing; write it with mjx_gr00t.export.write_export")
-    try:
-        with open(meta_path) as f:
-            meta = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{meta_path!r} is not valid JSON: {e}") from e
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{meta_path!r} has format_version {version!r}; this code reads {FORMAT_VERSION}")
+    meta = read_meta(export_dir)
     if meta["network"]["activation"] not in ACTIVATIONS:
         raise ValueError(f"unknown activation {meta['network']['activation']!r}; known: {sorted(ACTIVATIONS)}")
     return meta

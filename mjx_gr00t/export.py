@@ -36,11 +36,9 @@ from brax.training.acme import running_statistics
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from mjx_gr00t.export_format import FORMAT_VERSION, META_FILE, TENSORS_FILE, read_meta  # noqa: F401
 from mjx_gr00t.rl.networks import ACTIVATIONS, get_activation
 
-FORMAT_VERSION: int = 1
-TENSORS_FILE: str = "residual.safetensors"
-META_FILE: str = "residual.json"
 ALGOS: tuple[str, ...] = ("ppo", "sac")
 RESIDUAL_FORMULA: str = (
     "total = clip(base + alpha * clip(residual, -1, 1), -1, 1); "
@@ -369,21 +367,9 @@ def load_export(export_dir: str | os.PathLike[str]) -> tuple[dict[str, np.ndarra
     version, a tensor file that does not match the json's checksum or cannot be read, or missing or
     misshapen tensors.
     """
-    export_dir = os.fspath(export_dir)
-    if not os.path.isdir(export_dir):
-        raise FileNotFoundError(f"export directory {export_dir!r} does not exist")
-    meta_path, tensors_path = os.path.join(export_dir, META_FILE), os.path.join(export_dir, TENSORS_FILE)
-    for path in (meta_path, tensors_path):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path!r} is missing; write it with mjx_gr00t.export.write_export")
-    try:
-        with open(meta_path) as f:
-            meta = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{meta_path!r} is not valid JSON: {e}") from e
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{meta_path!r} has format_version {version!r}; this code reads {FORMAT_VERSION}")
+    meta = read_meta(export_dir)
+    meta_path = os.path.join(export_dir, META_FILE)
+    tensors_path = os.path.join(export_dir, TENSORS_FILE)
     with open(tensors_path, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     if sha != meta.get("tensors_sha256"):
