@@ -216,9 +216,11 @@ class PolicyAdapter(Protocol):
     batch: `video.<k>` uint8 (b, 1, H, W, 3), `state.<k>` float32 (b, 1, D) min-max normalised,
     torch on the base's device, and the language key -> list of b str (checkpoint keys).
     Returns `action.<k>` -> float (b, horizon, D), normalised, on the device.
+    seed: None, or the seed of the flow-matching noise for this sub-batch (same seed and inputs,
+    same action). Callers pass it only when they have one, so adapters without it still work.
     """
 
-    def get_action(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]: ...
+    def get_action(self, batch: dict[str, Any], seed: int | None = None) -> dict[str, torch.Tensor]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,8 +295,10 @@ class TinyAdapter:
             model_dir, embodiment_tag=config.embodiment_tag,
             denoising_steps=config.denoising_steps, device=config.device))
 
-    def get_action(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return self.policy.get_action_normalized(batch)
+    def get_action(self, batch: dict[str, Any], seed: int | None = None) -> dict[str, torch.Tensor]:
+        """seed None: the checkpoint's fixed noise sample; else fresh noise from that seed."""
+        generator = None if seed is None else torch.Generator(device=self.policy.device).manual_seed(seed)
+        return self.policy.get_action_normalized(batch, generator=generator)
 
 
 GR00T_INSTALL: str = 'pip install "gr00t @ git+https://github.com/NVIDIA/Isaac-GR00T@n1.5-release"'
@@ -372,11 +376,19 @@ class IsaacGr00tAdapter:
             policy.denoising_steps = denoising_steps
         return cls(policy, layout, state_transform_cls)
 
-    def get_action(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def get_action(self, batch: dict[str, Any], seed: int | None = None) -> dict[str, torch.Tensor]:
+        """seed: Isaac-GR00T's head draws its noise from torch's global generator, so with a seed the
+        call runs under `torch.random.fork_rng` seeded with it (the global state is left as it was)."""
         data = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         for transform in self._transforms:
             data = transform(data)
-        action = self.policy._get_action_from_normalized_input(data)
+        if seed is None:
+            action = self.policy._get_action_from_normalized_input(data)
+        else:
+            cuda = [torch.device(self.policy.device)] if torch.device(self.policy.device).type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed)
+                action = self.policy._get_action_from_normalized_input(data)
         dims = sum(n for _, n in self.layout.action)
         if action.ndim != 3 or action.shape[-1] < dims:
             raise ValueError(
@@ -496,16 +508,21 @@ class GrootBase:
             parts.append(out[key].to(device=self.device, dtype=torch.float32))
         return torch.cat(parts, dim=-1)
 
-    def _repair(self, chunk: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        """Envs whose chunk is not finite get their last good chunk (or hold q); counted."""
+    def _repair(self, chunk: torch.Tensor, q: torch.Tensor, fallback: torch.Tensor | None) -> torch.Tensor:
+        """Envs whose chunk is not finite get `fallback` (each env's last good chunk), else the last
+        call's chunk if it has the same shape, else hold q; counted in `nonfinite_envs`."""
         bad = ~torch.isfinite(chunk).all(dim=(1, 2))
         n_bad = int(bad.sum())
         if n_bad:
             self.nonfinite_envs += n_bad
             last = self._last_good
             hold = q[:, None, :].expand_as(chunk)
-            fallback = last if last is not None and last.shape == chunk.shape else hold
-            chunk = torch.where(bad[:, None, None], fallback, chunk)
+            if fallback is not None:
+                good = torch.isfinite(fallback).all(dim=(1, 2))
+                replacement = torch.where(good[:, None, None], fallback, hold)
+            else:
+                replacement = last if last is not None and last.shape == chunk.shape else hold
+            chunk = torch.where(bad[:, None, None], replacement, chunk)
         self._last_good = chunk
         return chunk
 
@@ -514,13 +531,17 @@ class GrootBase:
             torch.cuda.synchronize(self.device)
 
     def plan(self, images_front: Any, images_wrist: Any, joint_pos_rad: Any,
-             task: str | Sequence[str] | None = None) -> Any:
+             task: str | Sequence[str] | None = None, seed: int | None = None,
+             fallback: Any = None) -> Any:
         """A (B, 16, 6) float32 chunk of joint targets in sim rad, for B envs at once.
 
         images_front, images_wrist: uint8 (B, H, W, 3) (224 x 224 for GR00T); joint_pos_rad:
         (B, 6); each a jax.Array, torch tensor or numpy array. task: None (the configured task), one
-        instruction, or one per env. Returns a jax.Array when joint_pos_rad is one (zero-copy),
-        else a torch tensor on the base's device.
+        instruction, or one per env. seed: None (the model's own noise), or the noise seed: sub-batch
+        k (from row s) gets seed + s, so equal inputs, seed and max_batch give an equal chunk.
+        fallback: None, or (B, 16, 6) rad chunks that replace non-finite rows (each env's last good
+        chunk; rows not finite themselves hold joint_pos_rad). Returns a jax.Array when
+        joint_pos_rad is one (zero-copy), else a torch tensor on the base's device.
         """
         t0 = time.perf_counter()
         joints = len(self.config.joint_ranges)
@@ -532,6 +553,10 @@ class GrootBase:
             if img.shape[0] != n:
                 raise ValueError(f"images_{name} has batch {img.shape[0]} but joint_pos_rad has {n}")
         texts = self._tasks(task, n)
+        if fallback is not None:
+            fallback = self._tensor(fallback, "fallback", torch.float32, (self.layout.action_horizon, joints))
+            if fallback.shape[0] != n:
+                raise ValueError(f"fallback has batch {fallback.shape[0]} but joint_pos_rad has {n}")
         self._sync()
         t1 = time.perf_counter()
         with torch.inference_mode():
@@ -545,9 +570,11 @@ class GrootBase:
                     batch[key] = state[s:e, None, off:off + size]
                     off += size
                 batch[self.layout.language_key] = texts[s:e]
-                parts.append(self._join(self.adapter.get_action(batch), e - s))
+                out = self.adapter.get_action(batch) if seed is None else self.adapter.get_action(
+                    batch, seed=(int(seed) + s) % 2**63)
+                parts.append(self._join(out, e - s))
             action = unnormalise_min_max(torch.cat(parts), self._act_lo, self._act_hi)
-            chunk = self._repair(action / self._scale + self._offset, q)
+            chunk = self._repair(action / self._scale + self._offset, q, fallback)
         self._sync()
         t2 = time.perf_counter()
         result = torch_to_jax(chunk) if isinstance(joint_pos_rad, jax.Array) else chunk

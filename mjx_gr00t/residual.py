@@ -15,19 +15,63 @@ steps a `ResidualTask` with it; the task adds the base action it observed and th
   final observation of a truncated episode, which trainers bootstrap from.
 - Penalty: `penalty_weight * ||u||^2` on the *applied* residual is subtracted from the reward and
   logged as `residual/penalty` (its positive size); `residual/magnitude` logs `||u||`.
-- A base is any pure function `State -> (A,)` of one env's task state (`bases.ik`,
-  `bases.zero`). Non-JAX bases (GR00T) feed their actions in from outside; see `bridge/`.
+- A base is either a pure function `State -> (A,)` of one env's task state (`bases.ik`,
+  `bases.zero`), or a `CarryBase` that keeps a per-env carry in the env state (`bases.chunked`:
+  GR00T's action chunks). A carry base plans after the episode wrapper's auto-reset, so a
+  `ResidualTask` with one must be wrapped in `ResidualEpisodeEnv` (not a plain `EpisodeEnv`):
+  after every reset and step it calls `ResidualTask.plan`, once per (vmapped) batch.
 """
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
-from mjx_gr00t.envs.base import State, Task
+from mjx_gr00t.envs.base import EpisodeEnv, State, Task
 
 Base = Callable[[State], jax.Array]
+BASE_KEY_SALT: int = 0x6A5E
+"""A carry base's key at reset is `fold_in(reset key, BASE_KEY_SALT)`; the task gets the reset key itself."""
+
+
+@runtime_checkable
+class CarryBase(Protocol):
+    """A base with a per-env carry (e.g. an action chunk and the position in it), for one env.
+
+    The task state it sees is the inner task's (its own `info`, obs without the base action).
+    """
+
+    def init_carry(self, state: State, key: jax.Array) -> Any:
+        """The carry of a fresh episode at `state`."""
+        ...
+
+    def advance(self, carry: Any) -> Any:
+        """The carry after one executed step."""
+        ...
+
+    def estimate(self, state: State, carry: Any) -> jax.Array:
+        """The base action (A,) at `state` without planning (for an ended episode's final obs)."""
+        ...
+
+    def __call__(self, state: State, carry: Any) -> tuple[jax.Array, Any]:
+        """(base action (A,), carry), planning where the carry asks for it."""
+        ...
+
+
+@struct.dataclass
+class CarryInfo:
+    """`State.info` of a `ResidualTask` with a carry base: the inner task's info and the base's carry."""
+
+    task: Any
+    base: Any
+
+    @property
+    def dr_ranges(self) -> Any:
+        """The inner task's DR ranges (`EpisodeEnv` draws auto-resets from them)."""
+        return self.task.dr_ranges
 
 ALPHA_SCHEDULES: tuple[str, ...] = ("constant", "linear")
 
@@ -88,11 +132,12 @@ class ResidualTask:
     `penalty_weight * ||u||^2`. Wrap it in `EpisodeEnv` for time limits and auto-reset.
     """
 
-    def __init__(self, task: Task, base: Base, penalty_weight: float = 0.001) -> None:
+    def __init__(self, task: Task, base: Base | CarryBase, penalty_weight: float = 0.001) -> None:
         if not penalty_weight >= 0:
             raise ValueError(f"penalty_weight must be >= 0, got {penalty_weight}")
         self.task = task
         self.base = base
+        self.has_carry = isinstance(base, CarryBase)
         self.penalty_weight = penalty_weight
         self.action_size = task.action_size
         self.observation_size = task.observation_size + task.action_size
@@ -108,21 +153,73 @@ class ResidualTask:
         return state.replace(obs=jnp.concatenate([state.obs, base]))
 
     def _inner(self, state: State) -> State:
-        return state.replace(obs=state.obs[:self.task.observation_size])
+        """The state as the inner task (and the base) see it: obs without the base action, and
+        with a carry base the task's own info."""
+        inner = state.replace(obs=state.obs[:self.task.observation_size])
+        return inner.replace(info=state.info.task) if self.has_carry else inner
+
+    def _with_carry(self, state: State, carry: Any) -> State:
+        """An inner state with the base's estimate (no planning) and its carry attached."""
+        base = jnp.clip(self.base.estimate(state, carry), -1.0, 1.0).astype(jnp.float32)
+        return state.replace(obs=jnp.concatenate([state.obs, base]), info=CarryInfo(task=state.info, base=carry))
 
     def reset(self, key: jax.Array, dr_ranges: object = None) -> State:
-        """The inner task's reset, with the base action appended to the observation."""
+        """The inner task's reset, with the base action appended to the observation.
+
+        With a carry base the appended action is a placeholder until `plan` (the fresh carry asks
+        for a plan); `ResidualEpisodeEnv` calls it."""
         state = self.task.reset(key, dr_ranges)
-        state = self._with_base(state)
+        if self.has_carry:
+            carry = self.base.init_carry(state, jax.random.fold_in(key, BASE_KEY_SALT))
+            state = self._with_carry(state, carry)
+        else:
+            state = self._with_base(state)
         return state.replace(metrics={**state.metrics, **_residual_metrics(jnp.zeros(self.action_size), 0.0)})
 
     def step(self, state: State, action: jax.Array) -> State:
-        """action: u (A,), the scaled residual. Steps the inner task with clip(base + u, -1, 1)."""
+        """action: u (A,), the scaled residual. Steps the inner task with clip(base + u, -1, 1).
+
+        With a carry base the carry advances one step and the next observation's base action is
+        the base's `estimate` (the final observation if the episode ends here); `plan` replaces
+        it where a new plan is due."""
         total = combine(self.base_action(state), action)
         nxt = self.task.step(self._inner(state), total)
         penalty = self.penalty_weight * jnp.sum(jnp.square(action))
         metrics = {**nxt.metrics, **_residual_metrics(action, penalty)}
-        return self._with_base(nxt).replace(reward=nxt.reward - penalty, metrics=metrics)
+        if self.has_carry:
+            nxt = self._with_carry(nxt, self.base.advance(state.info.base))
+        else:
+            nxt = self._with_base(nxt)
+        return nxt.replace(reward=nxt.reward - penalty, metrics=metrics)
+
+    def plan(self, state: State) -> State:
+        """A carry base plans where its carry asks (one host call for a vmapped batch) and its action
+        goes into the observation. States of plain bases are returned unchanged."""
+        if not self.has_carry:
+            return state
+        action, carry = self.base(self._inner(state), state.info.base)
+        base = jnp.clip(action, -1.0, 1.0).astype(jnp.float32)
+        obs = jnp.concatenate([state.obs[:self.task.observation_size], base])
+        return state.replace(obs=obs, info=state.info.replace(base=carry))
+
+
+class ResidualEpisodeEnv(EpisodeEnv):
+    """`EpisodeEnv` around a `ResidualTask` whose base keeps a carry (a chunked base).
+
+    After every reset and every step, auto-resets included, the base plans where its carry asks
+    (just reset, or at a chunk boundary) and the observation gets its action. For plain bases it
+    behaves exactly as `EpisodeEnv`.
+    """
+
+    task: ResidualTask
+
+    def reset(self, key: jax.Array, dr_ranges: Any = None) -> State:
+        """`EpisodeEnv.reset`, then the base's first plan."""
+        return self.task.plan(super().reset(key, dr_ranges))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """`EpisodeEnv.step` (auto-reset included), then the base plans where due."""
+        return self.task.plan(super().step(state, action))
 
 
 def _residual_metrics(scaled_residual: jax.Array, penalty: jax.Array | float) -> dict[str, jax.Array]:

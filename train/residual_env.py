@@ -12,7 +12,8 @@ from mjx_gr00t.bases import make_base
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.export import ExportSpec
-from mjx_gr00t.residual import ResidualTask
+from mjx_gr00t.residual import ResidualEpisodeEnv, ResidualTask
+from train.groot_base import GrootSpec, planner_factory
 from train.run_dir import UsageError
 
 
@@ -45,19 +46,22 @@ def scene_config(scene: str, num_envs: int, engine: str, dr: bool,
 @functools.lru_cache(maxsize=8)
 def build_residual_env(
     scene: str, base: str, engine: str, num_envs: int, dr: bool, penalty: float,
-    extra: tuple[tuple[str, Any], ...] = (),
+    extra: tuple[tuple[str, Any], ...] = (), groot: GrootSpec | None = None,
 ) -> EpisodeEnv:
-    """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap for `num_envs`).
+    """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap for `num_envs`); with a chunked
+    base (--base groot, configured by `groot`) a `ResidualEpisodeEnv`, which plans after resets.
 
-    The same choices give back the same env object, so compiled functions keyed on it are reused."""
+    The same choices give back the same env object, so compiled functions keyed on it are reused
+    (and a GR00T checkpoint is loaded once)."""
     config = scene_config(scene, num_envs, engine, dr, extra)
     inner = registry.make(scene, config)
     try:
-        base_fn = make_base(base, inner.task)
+        base_fn = make_base(base, inner.task, groot_planner=None if groot is None else planner_factory(groot))
         task = ResidualTask(inner.task, base_fn, penalty_weight=penalty)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    return EpisodeEnv(task, inner.episode_length, terminate_on_success=inner.terminate_on_success)
+    env_cls = ResidualEpisodeEnv if task.has_carry else EpisodeEnv
+    return env_cls(task, inner.episode_length, terminate_on_success=inner.terminate_on_success)
 
 
 def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], activation: str,

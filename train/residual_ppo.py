@@ -27,6 +27,7 @@ from mjx_gr00t.residual import AlphaSchedule
 from mjx_gr00t.rl import ppo
 from train import run_dir
 from train.finish import finish_run
+from train.groot_base import groot_spec, with_groot_metrics
 from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
 from train.run_dir import RunFlags, args_from_record
@@ -43,7 +44,8 @@ class Args(RunFlags):
     """Registered scene (mjx_gr00t.envs.registry.scenes())."""
     base: Literal["ik", "script", "zero", "groot"] = "ik"
     """Base policy: 'ik' scripted Jacobian-IK push (paper_square), 'script' scripted Cartesian
-    controller (fetch_*), 'zero' (plain RL), 'groot' (needs the bridge)."""
+    controller (fetch_*), 'zero' (plain RL), 'groot' GR00T N1.5 action chunks (paper_square; needs
+    --groot-model)."""
     engine: Literal["auto", "c", "mjx", "warp"] = "auto"
     """Physics engine; 'auto' is 'c' on a CPU-only machine and 'mjx' on an accelerator."""
     num_envs: int = 256
@@ -75,8 +77,8 @@ class Args(RunFlags):
     """Learning-rate schedule: 'linear' decays to 0 at --total-steps."""
     entropy_coef: float = 0.0
     """Entropy bonus weight."""
-    init_log_std: float = -1.0
-    """Initial log std of the residual's exploration noise (e^-1 = 0.37 of the residual range)."""
+    init_log_std: float = -1.6
+    """Initial log std of the residual's exploration noise (e^-1.6 = 0.2 of the residual range)."""
     gamma: float = 0.98
     """Discount."""
     gae_lambda: float = 0.95
@@ -122,6 +124,7 @@ def validate(args: Args) -> None:
     if args.residual_penalty < 0:
         raise fail(f"--residual-penalty must be >= 0, got {args.residual_penalty}")
     run_dir.validate_run_flags(args)
+    groot_spec(args)
     try:
         args.ppo_config()
         args.alpha_fn()
@@ -131,7 +134,8 @@ def validate(args: Args) -> None:
 
 def build(args: Args) -> tuple[EpisodeEnv, ppo.PPOConfig]:
     """The residual env and PPO config of `args`."""
-    env = build_residual_env(args.scene, args.base, args.engine, args.num_envs, args.dr, args.residual_penalty)
+    env = build_residual_env(args.scene, args.base, args.engine, args.num_envs, args.dr, args.residual_penalty,
+                             groot=groot_spec(args))
     return env, args.ppo_config()
 
 
@@ -141,9 +145,10 @@ def train(args: Args) -> dict[str, Any]:
     out = args.resume or args.out or run_dir.default_out(ALGO, args.scene, args.base)
     args = dataclasses.replace(args, out=out)
     saved_args = run_dir.args_dict(args)
+    env, config = build(args)  # before the run dir is written: a bad --groot-model writes nothing
     run_dir.prepare_out(out, ALGO, saved_args, resume=bool(args.resume), overwrite=args.overwrite)
-    env, config = build(args)
-    train_step = ppo.make_train_step(config, env, alpha_fn=args.alpha_fn())
+    train_step = with_groot_metrics(ppo.make_train_step(config, env, alpha_fn=args.alpha_fn()), env,
+                                    config.batch_size)
 
     state = ppo.init(config, env, jax.random.PRNGKey(args.seed))
     ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state)

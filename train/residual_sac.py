@@ -29,6 +29,7 @@ from mjx_gr00t.residual import AlphaSchedule
 from mjx_gr00t.rl import her, sac
 from train import run_dir
 from train.finish import finish_run
+from train.groot_base import groot_spec, with_groot_metrics
 from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
 from train.run_dir import RunFlags, args_from_record
@@ -44,7 +45,8 @@ class Args(RunFlags):
     scene: str = "fetch_push"
     """Registered scene (mjx_gr00t.envs.registry.scenes())."""
     base: Literal["ik", "script", "zero", "groot"] = "zero"
-    """Base policy: 'zero' (plain RL), 'script' (Fetch-like scripted controller), 'ik' (paper task)."""
+    """Base policy: 'zero' (plain RL), 'script' (Fetch-like scripted controller), 'ik' (paper task),
+    'groot' GR00T N1.5 action chunks (paper task; needs --groot-model)."""
     her: bool = True
     """Hindsight relabelling with the 'future' strategy (--no-her to switch off); needs goals."""
     her_k: int = 4
@@ -53,7 +55,7 @@ class Args(RunFlags):
     """Physics engine; 'auto' is 'c' on a CPU-only machine and 'mjx' on an accelerator."""
     num_envs: int = 32
     """Parallel envs."""
-    total_steps: int = 400_000
+    total_steps: int = 640_000
     """Env steps to train for (rounded up to whole iterations)."""
     alpha: float = 1.0
     """Residual scale: total = clip(base + alpha * residual), in units of the action limit."""
@@ -138,6 +140,7 @@ def validate(args: Args) -> None:
     if args.residual_penalty < 0:
         raise fail(f"--residual-penalty must be >= 0, got {args.residual_penalty}")
     run_dir.validate_run_flags(args)
+    groot_spec(args)
     try:
         args.sac_config()
         args.alpha_fn()
@@ -150,7 +153,7 @@ def build(args: Args) -> tuple[EpisodeEnv, sac.SACConfig]:
     """The residual env and SAC config of `args`; clear errors for HER without goals."""
     extra = (("obj_range", args.obj_range), ("target_range", args.target_range))
     env = build_residual_env(args.scene, args.base, args.engine, args.num_envs, args.dr, args.residual_penalty,
-                             extra)
+                             extra, groot=groot_spec(args))
     if args.her:
         try:
             her.goal_spec(env)
@@ -179,6 +182,7 @@ def train(args: Args) -> dict[str, Any]:
     run_dir.prepare_out(out, ALGO, saved_args, resume=bool(args.resume), overwrite=args.overwrite)
     train_step = sac.make_train_step(config, env, alpha_fn=args.alpha_fn(), apply_prob_fn=args.apply_prob_fn(),
                                      donate=False)
+    train_step = with_groot_metrics(train_step, env, args.steps_per_call)
     ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state)
     print(f"{args.scene}: base {args.base}, HER {'on' if args.her else 'off'}, engine "
           f"{env.task.task.engine_name}, {args.num_envs} envs, {args.steps_per_call:,} steps and "

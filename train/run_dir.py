@@ -46,6 +46,26 @@ class RunFlags:
     """Newest checkpoints kept."""
     stop_after: int | None = None
     """Stop after this many iterations in this invocation (with a checkpoint); --resume goes on."""
+    groot_model: str | None = None
+    """--base groot: the GR00T N1.5 checkpoint, a local directory or a Hugging Face id (a real one
+    needs the optional `gr00t` package; a tiny one for tests: python -m bridge.tiny --out DIR)."""
+    groot_data_config: Literal["so100_dualcam", "so100"] = "so100_dualcam"
+    """--base groot: GR00T data config (bridge.groot.DATA_CONFIGS): cameras, state and action keys."""
+    groot_key_map: Literal["cam01_arm0"] | None = None
+    """--base groot: key map for fine-tunes with other keys (bridge.groot.KEY_MAPS), e.g. cam01_arm0
+    for video.image_cam_0/1, state.arm_0, action.arm_0."""
+    groot_embodiment_tag: str = "new_embodiment"
+    """--base groot: embodiment tag in the checkpoint's experiment_cfg/metadata.json."""
+    groot_n_action_steps: int = 8
+    """--base groot: steps of each 16-step chunk executed before GR00T plans again (1..16)."""
+    groot_max_batch: int = 64
+    """--base groot: largest sub-batch of envs given to GR00T at once (memory)."""
+    groot_task: str = "Slide the paper into the red square."
+    """--base groot: the language instruction given to GR00T."""
+    groot_device: str = "cpu"
+    """--base groot: torch device of the model: cpu, cuda or cuda:N."""
+    groot_torch_threads: int = 1
+    """--base groot: torch CPU threads (torch shares the CPU with JAX; 0 keeps torch's default)."""
 
 
 def validate_run_flags(args: RunFlags) -> None:
