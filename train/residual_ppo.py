@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import jax
 
+from mjx_gr00t import distributed
 from mjx_gr00t.checkpoint import Checkpointer
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.export import write_export
@@ -204,7 +205,9 @@ def parse(argv: list[str] | None = None) -> Args:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Entry point of `python -m train.residual_ppo`."""
+    """Entry point of `python -m train.residual_ppo`. Joins a several-host run first when
+    JAX_COORDINATOR_ADDRESS is set (see mjx_gr00t.distributed)."""
+    distributed.initialize()
     return train(parse(argv))
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import jax
 
-from mjx_gr00t import export
+from mjx_gr00t import distributed, export
 from mjx_gr00t.checkpoint import Checkpointer
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.residual import AlphaSchedule
@@ -238,7 +238,9 @@ def parse(argv: list[str] | None = None) -> Args:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Entry point of `python -m train.residual_sac`."""
+    """Entry point of `python -m train.residual_sac`. Joins a several-host run first when
+    JAX_COORDINATOR_ADDRESS is set (see mjx_gr00t.distributed)."""
+    distributed.initialize()
     return train(parse(argv))
 
 

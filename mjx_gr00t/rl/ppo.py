@@ -10,6 +10,11 @@ One `train_step` call = a rollout of `unroll_length` (T) steps on all `num_envs`
 observation-normaliser update with that rollout's observations, GAE over [T, B], and
 `update_epochs` x `num_minibatches` minibatch updates. The env is used per env and vmapped here:
 `env.reset(key) -> State`, `env.step(State, action) -> State` (see `mjx_gr00t.envs.base.State`).
+
+Several devices: `init` and `make_train_step` take `mesh` (None: all of `jax.devices()`, see
+`mjx_gr00t.distributed`). The env axis B of the env state, the rollout and each minibatch is split
+over the mesh, the rest is replicated, and XLA averages the gradients across devices. On one
+device the programs are exactly the single-device ones.
 """
 
 import dataclasses
@@ -23,7 +28,9 @@ import optax
 from brax.training.acme import running_statistics
 from brax.training.types import UInt64
 from flax import struct
+from jax.sharding import Mesh
 
+from mjx_gr00t import distributed
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl.networks import (
@@ -256,18 +263,29 @@ def make_networks(config: PPOConfig, action_size: int) -> tuple[GaussianPolicy, 
     return policy, ValueNetwork(hidden=config.value_hidden, activation=activation)
 
 
-def init(config: PPOConfig, env: Env, key: jax.Array) -> TrainState:
+def init(config: PPOConfig, env: Env, key: jax.Array, *, mesh: Mesh | None = None) -> TrainState:
     """A fresh TrainState: new networks, optimiser, normaliser and `num_envs` reset envs.
 
-    key: raw uint32 PRNG key from `jax.random.PRNGKey`. Runs jitted (compiled once per config and
-    env object). Every leaf is given the dtype `train_step` returns, so that the jitted step never
-    sees a new input signature.
+    key: raw uint32 PRNG key from `jax.random.PRNGKey`. Runs jitted (compiled once per config,
+    env object and mesh). Every leaf is given the dtype `train_step` returns, so that the jitted
+    step never sees a new input signature. mesh: devices to split the envs over (None: all; see
+    `place_state`); ValueError when num_envs is not a multiple of their number.
     """
-    return _jitted_init(config, env)(key)
+    mesh = distributed.resolve_mesh(mesh)
+    distributed.check_divisible(config.num_envs, mesh)
+    return _jitted_init(config, env, mesh)(key)
+
+
+def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
+    """Inside jit: the env state split over the mesh on its env axis, everything else replicated."""
+    if mesh is None:
+        return ts
+    placed = distributed.replicate(ts.replace(env_state=None), mesh)
+    return placed.replace(env_state=distributed.shard_axis(ts.env_state, mesh))
 
 
 @functools.lru_cache(maxsize=16)
-def _jitted_init(config: PPOConfig, env: Env) -> Callable[[jax.Array], TrainState]:
+def _jitted_init(config: PPOConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
     policy, value = make_networks(config, env.action_size)
     optimizer = make_optimizer(config)
 
@@ -291,7 +309,7 @@ def _jitted_init(config: PPOConfig, env: Env) -> Callable[[jax.Array], TrainStat
             iteration=jnp.zeros((), jnp.int32),
             env_steps=UInt64(hi=jnp.zeros((), jnp.uint32), lo=jnp.zeros((), jnp.uint32)),
         )
-        return _strong(state)
+        return place_state(_strong(state), mesh)
 
     return jax.jit(_init)
 
@@ -320,13 +338,14 @@ def env_steps_float(env_steps: UInt64) -> jax.Array:
     return env_steps.hi.astype(jnp.float32) * 4294967296.0 + env_steps.lo.astype(jnp.float32)
 
 
-@functools.lru_cache(maxsize=16)
 def make_train_step(
-    config: PPOConfig, env: Env, alpha_fn: Callable[[jax.Array], jax.Array] | None = None
+    config: PPOConfig, env: Env, alpha_fn: Callable[[jax.Array], jax.Array] | None = None, *,
+    mesh: Mesh | None = None,
 ) -> TrainStep:
     """The jitted `train_step(TrainState) -> (TrainState, metrics)`; one call = one PPO iteration.
 
-    The same (config, env, alpha_fn) gives back the same function, compiled once.
+    The same (config, env, alpha_fn, mesh) gives back the same function, compiled once.
+    mesh: devices to split the envs over, as in `init` (None: all of `jax.devices()`).
 
     alpha_fn: for residual RL, env steps so far () -> alpha (); the env is then stepped with
     `residual.scale_residual(action, alpha)` and metrics gain `residual/alpha`. None: the
@@ -340,6 +359,15 @@ def make_train_step(
     iteration's first update), train/policy_std, train/explained_variance, and the batch mean of
     every env metric as 'env/<key>' ('<key>' alone when it already contains '/').
     """
+    mesh = distributed.resolve_mesh(mesh)
+    distributed.check_divisible(config.num_envs, mesh)
+    return _make_train_step(config, env, alpha_fn, mesh)
+
+
+@functools.lru_cache(maxsize=16)
+def _make_train_step(
+    config: PPOConfig, env: Env, alpha_fn: Callable[[jax.Array], jax.Array] | None, mesh: Mesh | None
+) -> TrainStep:
     policy, value = make_networks(config, env.action_size)
     optimizer = make_optimizer(config)
     schedule = learning_rate_schedule(config)
@@ -355,7 +383,7 @@ def make_train_step(
             mean, log_std = policy.apply(ts.policy_params, obs_n)
             actions = gaussian_sample(step_key, mean, log_std)
             env_actions = actions if alpha is None else scale_residual(actions, alpha)
-            nxt = jax.vmap(env.step)(state, env_actions)
+            nxt = distributed.shard_axis(jax.vmap(env.step)(state, env_actions), mesh)
             done, s = nxt.done, carry.stats
             ep_return = state.episode.episode_return + nxt.reward
             ep_length = (state.episode.steps + 1).astype(jnp.float32)
@@ -408,9 +436,12 @@ def make_train_step(
         shuffled = jax.tree.map(
             lambda x: x[perm].reshape((config.num_minibatches, minibatch_size) + x.shape[1:]), data
         )
+        # Each device takes a slice of every minibatch; XLA sums the gradients across devices.
+        shuffled = distributed.shard_if_divisible(shuffled, mesh, axis=1)
         return jax.lax.scan(sgd_step, carry, shuffled)
 
     def train_step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        ts = place_state(ts, mesh)
         key, k_rollout, k_epochs = jax.random.split(ts.key, 3)
         transitions, env_state, stats = rollout(ts, k_rollout)
 
@@ -481,7 +512,7 @@ def make_train_step(
         if alpha_fn is not None:
             metrics["residual/alpha"] = alpha_fn(env_steps_float(ts.env_steps))
             metrics["residual/success_rate"] = metrics["rollout/success_rate"]
-        return new_ts, metrics
+        return place_state(new_ts, mesh), distributed.replicate(metrics, mesh)
 
     return jax.jit(train_step)
 

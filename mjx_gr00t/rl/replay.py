@@ -12,6 +12,8 @@ written in time order, `future_time` can find, for any stored step, the later st
 episode that are already stored, without crossing an episode boundary or the ring's write head.
 
 All functions are pure and jit-friendly; shapes are static (capacity, num_envs, the example's).
+On several devices (`place`), each device holds the rings of its own envs: the env axis N is split
+over the mesh, so `add` writes locally; a sampled batch is gathered across devices by XLA.
 """
 
 import os
@@ -21,6 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from jax.sharding import Mesh
+
+from mjx_gr00t import distributed
 
 PyTree = Any
 
@@ -166,6 +171,22 @@ def allocate(capacity: int, example: PyTree, num_envs: int) -> ReplayBuffer:
     return ReplayBuffer(
         data=data, episode_id=zeros_sn, episode_step=zeros_sn, next_episode_id=zeros_n,
         next_episode_step=zeros_n, insert=zero, size=zero,
+    )
+
+
+def place(buffer: ReplayBuffer, mesh: Mesh | None) -> ReplayBuffer:
+    """Inside jit: the env axis split over the mesh (data, episode ids/steps: [S, N]; next ids and
+    steps: [N]), `insert` and `size` replicated. No-op without a mesh."""
+    if mesh is None:
+        return buffer
+    return buffer.replace(
+        data=distributed.shard_axis(buffer.data, mesh, axis=1),
+        episode_id=distributed.shard_axis(buffer.episode_id, mesh, axis=1),
+        episode_step=distributed.shard_axis(buffer.episode_step, mesh, axis=1),
+        next_episode_id=distributed.shard_axis(buffer.next_episode_id, mesh),
+        next_episode_step=distributed.shard_axis(buffer.next_episode_step, mesh),
+        insert=distributed.replicate(buffer.insert, mesh),
+        size=distributed.replicate(buffer.size, mesh),
     )
 
 

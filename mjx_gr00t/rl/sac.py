@@ -19,6 +19,11 @@ tanh output a in [-1, 1] becomes u = `scale_residual(a, alpha)`, the env action.
 summed action Q(obs, clip(base + u, -1, 1)), so its inputs keep their meaning when alpha changes.
 During exploration each env applies u at each step with probability `apply_prob_fn(env_steps)`
 (else u = 0: the base alone); evaluation (`make_policy`) always applies it in full.
+
+Several devices: `init` and `make_train_step` take `mesh` (None: all of `jax.devices()`, see
+`mjx_gr00t.distributed`). The env axis of the env state and of the replay buffer is split over
+it, each update's batch too; the learner and normaliser are replicated and XLA averages the
+gradients across devices. On one device the programs are exactly the single-device ones.
 """
 
 import dataclasses
@@ -31,7 +36,9 @@ import optax
 from brax.training.acme import running_statistics
 from brax.training.types import UInt64
 from flax import struct
+from jax.sharding import Mesh
 
+from mjx_gr00t import distributed
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import combine, scale_residual
 from mjx_gr00t.rl import her, replay
@@ -226,14 +233,31 @@ def buffer_memory_bytes(config: SACConfig, env: Env) -> int:
     return replay.memory_bytes(config.buffer_capacity, example_transition(env))
 
 
-def init(config: SACConfig, env: Env, key: jax.Array, available_bytes: int | None = None) -> TrainState:
+def init(config: SACConfig, env: Env, key: jax.Array, available_bytes: int | None = None, *,
+         mesh: Mesh | None = None) -> TrainState:
     """A fresh TrainState: networks, optimisers, normaliser, an empty buffer and reset envs.
 
     Raises ValueError when the buffer would not fit in `available_bytes` (None: the free memory
-    of the default device, see `replay.available_memory_bytes`). key: raw uint32 PRNG key.
+    of the first device, see `replay.available_memory_bytes`; with a mesh of accelerators each
+    must hold its share, CPU devices share one memory), or when num_envs is not a multiple of the
+    mesh's device count. key: raw uint32 PRNG key. mesh: devices to split the envs over (None:
+    all; see `place_state`).
     """
-    replay.check_memory(config.buffer_capacity, example_transition(env), available_bytes)
-    return _jitted_init(_init_config(config), env)(key)
+    mesh = distributed.resolve_mesh(mesh)
+    distributed.check_divisible(config.num_envs, mesh)
+    own_memory = mesh is not None and mesh.devices.flat[0].platform != "cpu"
+    per_device = config.buffer_capacity // (distributed.num_shards(mesh) if own_memory else 1)
+    replay.check_memory(per_device, example_transition(env), available_bytes)
+    return _jitted_init(_init_config(config), env, mesh)(key)
+
+
+def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
+    """Inside jit: env state and buffer split over the mesh on their env axes, the rest replicated."""
+    if mesh is None:
+        return ts
+    placed = distributed.replicate(ts.replace(env_state=None, buffer=None), mesh)
+    return placed.replace(env_state=distributed.shard_axis(ts.env_state, mesh),
+                          buffer=replay.place(ts.buffer, mesh))
 
 
 _INIT_FIELDS: tuple[str, ...] = (
@@ -256,7 +280,7 @@ def _optimizers(config: SACConfig) -> tuple[optax.GradientTransformation, ...]:
 
 
 @functools.lru_cache(maxsize=16)
-def _jitted_init(config: SACConfig, env: Env) -> Callable[[jax.Array], TrainState]:
+def _jitted_init(config: SACConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
     actor, critic = make_networks(config, env.action_size)
     actor_opt, critic_opt, alpha_opt = _optimizers(config)
 
@@ -283,7 +307,7 @@ def _jitted_init(config: SACConfig, env: Env) -> Callable[[jax.Array], TrainStat
             env_steps=UInt64(hi=jnp.zeros((), jnp.uint32), lo=jnp.zeros((), jnp.uint32)),
             grad_updates=jnp.zeros((), jnp.int32),
         )
-        return jax.tree.map(lambda x: jnp.asarray(x).astype(jnp.asarray(x).dtype), state)
+        return place_state(jax.tree.map(lambda x: jnp.asarray(x).astype(jnp.asarray(x).dtype), state), mesh)
 
     return jax.jit(_init)
 
@@ -323,14 +347,14 @@ def check_residual_env(env: Env) -> None:
         obj = getattr(obj, "task", None)
 
 
-@functools.lru_cache(maxsize=16)
 def make_train_step(
     config: SACConfig, env: Env, alpha_fn: Schedule | None = None,
-    apply_prob_fn: Schedule | None = None, donate: bool = True,
+    apply_prob_fn: Schedule | None = None, donate: bool = True, *, mesh: Mesh | None = None,
 ) -> TrainStep:
     """The jitted `train_step(TrainState) -> (TrainState, metrics)`; one call = one SAC iteration.
 
     The same arguments give back the same function, compiled once (no recompiles afterwards).
+    mesh: devices to split the envs over, as in `init` (None: all of `jax.devices()`).
     alpha_fn: residual mode (see the module doc): env steps so far -> residual scale alpha.
     apply_prob_fn: residual mode only; env steps so far -> probability in [0, 1] that an env
     applies its residual at an exploration step (None: always).
@@ -345,6 +369,16 @@ def make_train_step(
     ('<key>' if it has a '/'), and in residual mode residual/{alpha, apply_prob, applied_frac,
     base_abs, residual_abs, total_abs} (mean |action| entries of base, applied u and their sum).
     """
+    mesh = distributed.resolve_mesh(mesh)
+    distributed.check_divisible(config.num_envs, mesh)
+    return _make_train_step(config, env, alpha_fn, apply_prob_fn, donate, mesh)
+
+
+@functools.lru_cache(maxsize=16)
+def _make_train_step(
+    config: SACConfig, env: Env, alpha_fn: Schedule | None, apply_prob_fn: Schedule | None,
+    donate: bool, mesh: Mesh | None,
+) -> TrainStep:
     if apply_prob_fn is not None and alpha_fn is None:
         raise ValueError("apply_prob_fn is for residual training; give alpha_fn as well")
     residual = alpha_fn is not None
@@ -377,7 +411,7 @@ def make_train_step(
             a = jnp.where(random_phase, jax.random.uniform(k_rand, a.shape, a.dtype, -1.0, 1.0), a)
             applied = jax.random.bernoulli(k_apply, apply_p, (config.num_envs,)).astype(jnp.float32)
             env_action = to_env(a, res_alpha) * (applied[:, None] if residual else 1.0)
-            nxt = jax.vmap(env.step)(state, env_action)
+            nxt = distributed.shard_axis(jax.vmap(env.step)(state, env_action), mesh)
             done = nxt.done
             next_obs = jnp.where(done[:, None] > 0.5, nxt.episode.final_obs, nxt.obs)
             transition = Transition(obs=state.obs, action=env_action, reward=nxt.reward, done=done,
@@ -398,7 +432,8 @@ def make_train_step(
                 sums = sums + jnp.stack([
                     jnp.mean(applied), jnp.mean(jnp.abs(base)), jnp.mean(jnp.abs(env_action)),
                     jnp.mean(jnp.abs(combine(base, env_action)))])
-            return RolloutCarry(env_state=nxt, buffer=replay.add(carry.buffer, transition, done),
+            buffer = replay.place(replay.add(carry.buffer, transition, done), mesh)
+            return RolloutCarry(env_state=nxt, buffer=buffer,
                                 stats=stats, action_sums=sums), state.obs
 
         zero = jnp.zeros((), jnp.float32)
@@ -416,6 +451,8 @@ def make_train_step(
         batch = replay.gather(buffer, index)
         if goals is not None:
             batch = her.relabel(k_her, index, batch, buffer, goals, config.her_k).batch
+        # Each device takes a slice of the batch; XLA sums the gradients across devices.
+        batch = distributed.shard_if_divisible(batch, mesh)
         obs_n = normalize_obs(config, normalizer, batch.obs)
         next_n = normalize_obs(config, normalizer, batch.next_obs)
         temperature = jnp.exp(learner.log_alpha)
@@ -470,6 +507,7 @@ def make_train_step(
         return learner, {k: jnp.zeros(v.shape, v.dtype) for k, v in stats.items()}
 
     def train_step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        ts = place_state(ts, mesh)
         key, k_rollout, k_update = jax.random.split(ts.key, 3)
         steps = env_steps_float(ts.env_steps)
         res_alpha = jnp.asarray(alpha_fn(steps) if residual else 1.0, jnp.float32)
@@ -517,6 +555,7 @@ def make_train_step(
                 "residual/residual_abs": sums[2], "residual/total_abs": sums[3],
                 "residual/success_rate": metrics["rollout/success_rate"],
             })
-        return new_ts, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
+        metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
+        return place_state(new_ts, mesh), distributed.replicate(metrics, mesh)
 
     return jax.jit(train_step, donate_argnums=(0,) if donate else ())
