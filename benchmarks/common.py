@@ -1,12 +1,44 @@
-"""Shared helpers for benchmarks: the machine's description and timing after warm-up."""
+"""Shared helpers for benchmarks: the machine, timing after warm-up, a compile counter, and raw C
+MuJoCo references (single-thread `mj_step`, `mujoco.rollout` on all cores)."""
 
+import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import mujoco
+import numpy as np
+from mujoco import rollout
 
 from mjx_gr00t.machine import machine, machine_line  # noqa: F401  (re-exported)
+
+_BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_compiles = [0]
+
+
+def _count_compile(event: str, duration_s: float, **kwargs: Any) -> None:
+    if event == _BACKEND_COMPILE_EVENT:
+        _compiles[0] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compile)
+
+
+def compile_count() -> int:
+    """XLA backend compilations in this process so far (any jitted function, any op)."""
+    return _compiles[0]
+
+
+def machine_tag() -> str:
+    """A short file-name tag for this machine: 'cpu<cores>' on a CPU-only machine, else the first
+    accelerator's kind with its count, e.g. 'nvidia-h200x1'."""
+    devices = jax.devices()
+    if devices[0].platform == "cpu":
+        return f"cpu{os.cpu_count()}"
+    kind = re.sub(r"[^a-z0-9]+", "-", devices[0].device_kind.lower()).strip("-")
+    return f"{kind}x{len(devices)}"
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
@@ -20,3 +52,67 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
         out = fn()
     jax.block_until_ready(out)
     return first, (time.perf_counter() - start) / repeats
+
+
+def time_steady(
+    step: Callable[[Any], Any], carry: Any, min_seconds: float, min_calls: int = 2
+) -> dict[str, float]:
+    """Times `carry = step(carry)` after one warm-up call (which compiles).
+
+    Calls again until at least `min_calls` calls and `min_seconds` have passed, blocking on each
+    result. Returns first_call_s (the warm-up call, compile included), per_call_s, calls,
+    timed_s, and compiles_in_timed_region (XLA compilations during the timed calls; 0 when nothing
+    recompiled). `step` may donate its input.
+    """
+    start = time.perf_counter()
+    carry = jax.block_until_ready(step(carry))
+    first = time.perf_counter() - start
+    compiles_before = compile_count()
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < min_seconds:
+        carry = jax.block_until_ready(step(carry))
+        calls += 1
+    elapsed = time.perf_counter() - start
+    return {
+        "first_call_s": first, "per_call_s": elapsed / calls, "calls": calls, "timed_s": elapsed,
+        "compiles_in_timed_region": compile_count() - compiles_before,
+    }
+
+
+def _keyframe_data(model: mujoco.MjModel) -> mujoco.MjData:
+    data = mujoco.MjData(model)
+    if model.nkey:
+        mujoco.mj_resetDataKeyframe(model, data, 0)
+    return data
+
+
+def raw_rollout_physics_steps_per_s(
+    model: mujoco.MjModel, num_envs: int, substeps: int, calls: int = 20
+) -> float:
+    """Physics steps/s of plain `mujoco.rollout` on all cores: `num_envs` copies of the first
+    keyframe, `substeps` steps per call at the keyframe's control (one warm-up call first)."""
+    d = _keyframe_data(model)
+    nstate = mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    state = np.zeros(nstate)
+    mujoco.mj_getState(model, d, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    init = np.tile(state, (num_envs, 1))
+    ctrl = np.tile(d.ctrl, (num_envs, substeps, 1))
+    nthread = os.cpu_count() or 1
+    with rollout.Rollout(nthread=nthread) as pool:
+        datas = [mujoco.MjData(model) for _ in range(nthread)]
+        pool.rollout(model, datas, init, ctrl)
+        start = time.perf_counter()
+        for _ in range(calls):
+            pool.rollout(model, datas, init, ctrl)
+        return num_envs * substeps * calls / (time.perf_counter() - start)
+
+
+def mj_step_per_s(model: mujoco.MjModel, seconds: float = 1.0) -> float:
+    """Single-thread C `mj_step` steps/s from the first keyframe, for about `seconds`."""
+    d = _keyframe_data(model)
+    n, start = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - start < seconds:
+        for _ in range(100):
+            mujoco.mj_step(model, d)
+        n += 100
+    return n / (time.perf_counter() - start)

@@ -1,0 +1,176 @@
+"""The work each throughput figure times, built for one (scene, engine, num_envs).
+
+Every figure is a `Workload`: a jitted `carry -> carry` function and its first carry, with how
+many env (policy) steps one call takes. The figures:
+- `env`: the scene's env alone, vmapped, `steps` policy steps per call of random actions
+  (0.3 x a standard normal per entry, clipped to [-1, 1] by the env);
+- `env_policy`: what a PPO training rollout does per step without the update: the residual env
+  (its base, `ik` on paper_square and `script` on the Fetch-like scenes, evaluated every step)
+  plus the PPO policy's forward pass (normalise, MLP, Gaussian sample, residual scale);
+- `train_ppo`: one `ppo.make_train_step` iteration (rollout + GAE + minibatch epochs), with
+  `train.residual_ppo`'s default hyperparameters at this num_envs;
+- `train_sac`: one `sac.make_train_step` iteration (rollout into the replay buffer + gradient
+  updates, HER on), with `train.residual_sac`'s defaults at this num_envs, past warm-up so the
+  updates run. Goal-conditioned (Fetch-like) scenes only.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from mjx_gr00t.envs import registry
+from mjx_gr00t.envs.base import EpisodeEnv, State
+from mjx_gr00t.envs.fetch import FetchConfig, FetchTask
+from mjx_gr00t.envs.paper_square import PaperSquareTask
+from mjx_gr00t.residual import scale_residual
+from mjx_gr00t.rl import ppo, sac
+from mjx_gr00t.rl.networks import gaussian_sample, normalize_obs
+from train import residual_ppo, residual_sac
+from train.residual_env import scene_config
+
+FIGURES: tuple[str, ...] = ("env", "env_policy", "train_ppo", "train_sac")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """What to build: one scene on one engine at one batch size."""
+
+    scene: str
+    engine: str
+    num_envs: int
+    dr: bool = True
+    """Domain randomisation on."""
+    steps: int = 16
+    """Policy steps per call of the `env` and `env_policy` figures."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """A timed unit of work: `carry = step(carry)` takes `env_steps_per_call` env steps."""
+
+    step: Callable[[Any], Any]
+    carry: Any
+    env_steps_per_call: int
+    details: dict[str, Any]
+    """What else defines the figure (base, algorithm, updates per call, ...), for the record."""
+
+
+def plain_env(spec: Spec) -> EpisodeEnv:
+    """The scene's env without a base (raises RuntimeError for an engine that cannot start)."""
+    return registry.make(spec.scene, scene_config(spec.scene, spec.num_envs, spec.engine, spec.dr))
+
+
+def physics_substeps(task: Any) -> int:
+    """Physics steps per policy step of a scene task."""
+    if isinstance(task, PaperSquareTask):
+        return task.substeps
+    return task.config.substeps
+
+
+def residual_base(task: Any) -> str:
+    """The scripted base residual training uses on this task: `ik` (paper), `script` (Fetch)."""
+    if isinstance(task, PaperSquareTask):
+        return "ik"
+    return "script" if isinstance(task, FetchTask) else "zero"
+
+
+def figures_for(scene: str) -> tuple[str, ...]:
+    """The figures that apply to a scene (SAC + HER needs goals: the Fetch-like scenes)."""
+    return FIGURES if isinstance(registry.default_config(scene), FetchConfig) else FIGURES[:3]
+
+
+def build(figure: str, spec: Spec, env: EpisodeEnv) -> Workload:
+    """The workload of `figure` for `spec`; `env` is the scene's `plain_env` (any num_envs: it
+    steps one env), whose task also picks the residual base."""
+    builders = {"env": _env, "env_policy": _env_policy, "train_ppo": _train_ppo,
+                "train_sac": _train_sac}
+    return builders[figure](spec, env, residual_base(env.task))
+
+
+def _reset_batch(env: EpisodeEnv, num_envs: int, key: jax.Array) -> State:
+    """num_envs fresh states with the dtypes `step` returns (so the first step does not retrace)."""
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(key, num_envs))
+    zero_action = jnp.zeros((num_envs, env.action_size), jnp.float32)
+    stepped = jax.eval_shape(jax.vmap(env.step), state, zero_action)
+    return jax.tree.map(lambda x, s: x.astype(s.dtype), state, stepped)
+
+
+def _env(spec: Spec, env: EpisodeEnv, base: str) -> Workload:
+    n = spec.num_envs
+
+    @jax.jit
+    def run(carry: tuple[State, jax.Array]) -> tuple[State, jax.Array]:
+        state, key = carry
+        key, k_steps = jax.random.split(key)
+
+        def body(s: State, k: jax.Array) -> tuple[State, None]:
+            action = 0.3 * jax.random.normal(k, (n, env.action_size))
+            return jax.vmap(env.step)(s, action), None
+
+        state, _ = jax.lax.scan(body, state, jax.random.split(k_steps, spec.steps))
+        return state, key
+
+    carry = (_reset_batch(env, n, jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+    return Workload(run, carry, n * spec.steps, {"actions": "0.3 * normal"})
+
+
+def _ppo_args(spec: Spec, base: str) -> residual_ppo.Args:
+    return residual_ppo.Args(scene=spec.scene, base=base, engine=spec.engine,
+                             num_envs=spec.num_envs, dr=spec.dr)
+
+
+def _env_policy(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
+    args = _ppo_args(spec, base)
+    env, config = residual_ppo.build(args)
+    alpha_fn = args.alpha_fn()
+    policy, _ = ppo.make_networks(config, env.action_size)
+    ts = ppo.init(config, env, jax.random.PRNGKey(0))
+
+    @jax.jit
+    def run(carry: tuple[State, jax.Array, Any, Any]) -> tuple[State, jax.Array, Any, Any]:
+        state, key, params, normalizer = carry  # params travel as inputs, as in training
+        key, k_steps = jax.random.split(key)
+        alpha = alpha_fn(0.0)
+
+        def body(s: State, k: jax.Array) -> tuple[State, None]:
+            mean, log_std = policy.apply(params, normalize_obs(config, normalizer, s.obs))
+            residual = gaussian_sample(k, mean, log_std)
+            return jax.vmap(env.step)(s, scale_residual(residual, alpha)), None
+
+        state, _ = jax.lax.scan(body, state, jax.random.split(k_steps, spec.steps))
+        return state, key, params, normalizer
+
+    carry = (ts.env_state, jax.random.PRNGKey(1), ts.policy_params, ts.normalizer)
+    return Workload(run, carry, spec.num_envs * spec.steps,
+                    {"base": base, "policy": f"PPO MLP {config.policy_hidden}"})
+
+
+def _train_ppo(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
+    args = _ppo_args(spec, base)
+    env, config = residual_ppo.build(args)
+    train_step = ppo.make_train_step(config, env, alpha_fn=args.alpha_fn())
+    state = ppo.init(config, env, jax.random.PRNGKey(0))
+    details = {"base": base, "algo": "ppo", "unroll_length": config.unroll_length,
+               "updates_per_call": config.updates_per_iteration,
+               "minibatch_size": config.batch_size // config.num_minibatches}
+    return Workload(lambda s: train_step(s)[0], state, config.batch_size, details)
+
+
+def _train_sac(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
+    args = residual_sac.Args(scene=spec.scene, base=base, engine=spec.engine,
+                             num_envs=spec.num_envs, dr=spec.dr)
+    n = spec.num_envs
+    capacity = max(n, args.buffer_capacity // n * n)  # one ring per env: a multiple of num_envs
+    env, config = residual_sac.build(dataclasses.replace(args, buffer_capacity=capacity))
+    # Past warm-up from the first call, so every timed call runs its gradient updates.
+    config = dataclasses.replace(config, warmup_steps=0)
+    train_step = sac.make_train_step(config, env, alpha_fn=args.alpha_fn(),
+                                     apply_prob_fn=args.apply_prob_fn(), donate=False)
+    state = sac.init(config, env, jax.random.PRNGKey(0))
+    details = {"base": base, "algo": "sac", "her": config.her, "utd_ratio": config.utd_ratio,
+               "updates_per_call": config.updates_per_iteration, "batch_size": config.batch_size,
+               "buffer_capacity": capacity}
+    return Workload(lambda s: train_step(s)[0], state, config.env_steps_per_iteration, details)
