@@ -7,10 +7,13 @@ recompile (ablation arms can even be vmapped). A switched-off factor becomes the
 (0..0 for offsets, 1..1 for scales).
 
 Model-field helpers turn drawn scales into `ModelOverrides` (per-env MjModel fields), the same for
-every physics engine.
+every physics engine. For ablations, `factor_names`, `with_enabled` (some factors alone) and
+`widened` (every range scaled about its neutral value, for wider test distributions) build new
+DR configs from a default one.
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -89,3 +92,53 @@ def scale_actuator_gains(
     gain = gain.at[actuators, 0].multiply(scale)
     bias = bias.at[actuators, 1].multiply(scale)
     return {"actuator_gainprm": gain, "actuator_biasprm": bias}
+
+
+# ----- DR configs as data for ablations: which factors, each alone, and wider ranges -----
+
+def factor_names(config: object) -> tuple[str, ...]:
+    """Names of the `Factor` fields of a DR config dataclass (instance or type), in field order."""
+    default = config() if isinstance(config, type) else config
+    return tuple(f.name for f in dataclasses.fields(default)  # type: ignore[arg-type]
+                 if isinstance(getattr(default, f.name), Factor))
+
+
+def with_enabled(config: object, names: tuple[str, ...] | list[str]) -> object:
+    """`config` with exactly the named factors switched on (ranges kept) and every other one off.
+
+    Raises ValueError naming the valid factors for a name that is not one."""
+    valid = factor_names(config)
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ValueError(f"unknown DR factor(s) {unknown}; valid factors: {', '.join(valid)}")
+    return dataclasses.replace(config, **{  # type: ignore[type-var]
+        n: dataclasses.replace(getattr(config, n), enabled=n in names) for n in valid})
+
+
+def neutral_values(config_type: type, ranges_from_config: Callable[[object], object]) -> dict[str, float]:
+    """Each factor's neutral value (what a switched-off factor is held at), read from the task's
+    own ranges: `ranges_from_config(all_off(config_type))` holds [neutral, neutral] per factor.
+
+    ranges_from_config: e.g. `PaperDRRanges.from_config`, whose fields are named like the factors."""
+    off = ranges_from_config(all_off(config_type))
+    return {n: float(np.asarray(getattr(off, n))[0]) for n in factor_names(config_type)}
+
+
+def widened(config: object, width: float, neutral: dict[str, float]) -> object:
+    """Every factor of `config` switched on, its range scaled by `width` about its neutral value:
+    [n + width * (low - n), n + width * (high - n)]. width 1 keeps the ranges; 1.5 is 50 % wider.
+
+    neutral: factor name -> neutral value (see `neutral_values`); a factor with a positive neutral
+    value is a scale, and a width that takes its low bound to <= 0 is a ValueError."""
+    if not (np.isfinite(width) and width >= 0):
+        raise ValueError(f"width must be a finite number >= 0, got {width}")
+    changes = {}
+    for name in factor_names(config):
+        factor, n = getattr(config, name), neutral[name]
+        low, high = n + width * (factor.low - n), n + width * (factor.high - n)
+        if n > 0 and low <= 0:
+            raise ValueError(
+                f"width {width} takes DR factor {name!r} (a scale, [{factor.low}, {factor.high}] about "
+                f"{n}) to a low of {low:.3g} <= 0; use a width below {n / (n - factor.low):.3g}")
+        changes[name] = Factor(float(low), float(high), enabled=True)
+    return dataclasses.replace(config, **changes)  # type: ignore[type-var]

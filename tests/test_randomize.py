@@ -189,3 +189,46 @@ def test_changing_ranges_and_draws_does_not_retrace(env):
     for name in FACTORS:
         np.testing.assert_allclose(draws[name], NEUTRAL[name], atol=1e-6, err_msg=name)
     assert traces == {"reset": 1, "step": 1}, traces
+
+
+# ----- helpers for ablations: factor names, one factor alone, wider ranges -----
+
+def test_factor_names_in_field_order():
+    assert randomize.factor_names(PaperDRConfig) == tuple(FACTORS)
+    assert randomize.factor_names(PaperDRConfig()) == tuple(FACTORS)
+
+
+def test_with_enabled_keeps_exactly_the_named_factors():
+    dr = randomize.with_enabled(PaperDRConfig(), ("friction", "paper_yaw"))
+    assert [n for n in FACTORS if getattr(dr, n).enabled] == ["paper_yaw", "friction"]
+    for name in FACTORS:  # ranges kept, only the switches change
+        assert (getattr(dr, name).low, getattr(dr, name).high) == (getattr(PaperDRConfig(), name).low,
+                                                                  getattr(PaperDRConfig(), name).high)
+    assert randomize.with_enabled(PaperDRConfig(), ()) == PaperDRConfig.off()
+    with pytest.raises(ValueError, match=r"unknown DR factor\(s\) \['mass'\]; valid factors: paper_xy"):
+        randomize.with_enabled(PaperDRConfig(), ("mass",))
+
+
+def test_neutral_values_come_from_the_tasks_own_ranges():
+    from mjx_gr00t.envs.fetch import FetchDRConfig, FetchDRRanges
+
+    assert randomize.neutral_values(PaperDRConfig, PaperDRRanges.from_config) == NEUTRAL
+    assert set(randomize.neutral_values(FetchDRConfig, FetchDRRanges.from_config).values()) == {1.0}
+
+
+def test_widened_scales_each_range_about_its_neutral_value():
+    neutral = randomize.neutral_values(PaperDRConfig, PaperDRRanges.from_config)
+    wide = randomize.widened(PaperDRConfig.off(), 1.5, neutral)  # switched-off factors come back on
+    expect = {"paper_xy": (-0.075, 0.075), "paper_yaw": (-0.45, 0.45), "friction": (0.7, 1.3),
+              "paper_mass": (0.85, 1.15), "actuator_gain": (0.85, 1.15)}
+    for name, (low, high) in expect.items():
+        factor = getattr(wide, name)
+        assert factor.enabled and factor.low == pytest.approx(low) and factor.high == pytest.approx(high), name
+    same = randomize.widened(PaperDRConfig(), 1.0, neutral)
+    for name in FACTORS:
+        got, default = getattr(same, name), getattr(PaperDRConfig(), name)
+        assert (got.low, got.high) == pytest.approx((default.low, default.high)), name
+    with pytest.raises(ValueError, match=r"'friction' .* to a low of -0.2 <= 0; use a width below 5"):
+        randomize.widened(PaperDRConfig(), 6.0, neutral)
+    with pytest.raises(ValueError, match="width must be a finite number >= 0"):
+        randomize.widened(PaperDRConfig(), float("nan"), neutral)
