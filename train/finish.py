@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from mjx_gr00t.distributed import is_main_process
 from mjx_gr00t.envs.base import EpisodeEnv, State
 from mjx_gr00t.evaluation import format_table, run_episodes, summarise
 from mjx_gr00t.machine import machine, machine_line
@@ -72,7 +73,8 @@ def finish_run(
     """Evaluates, prints the table, writes summary.json, the export and the learning curve.
 
     args: the trainer's Args (scene, base, alpha, eval_episodes, eval_seed). export(dir) writes
-    the residual's weights to `dir`. Returns the summary record.
+    the residual's weights to `dir`. Returns the summary record. Every process evaluates (the
+    episodes may span hosts); only process 0 writes files.
     """
     record: dict[str, Any] = {"scene": args.scene, "base_name": args.base}
     baselines = {}
@@ -90,6 +92,8 @@ def finish_run(
         "env_steps_per_s": steps_this_run / max(wall_time_s, 1e-9),
         "machine": machine_line(machine()),
     })
+    if not is_main_process():
+        return record
     run_dir.write_json_atomic(os.path.join(out, "summary.json"), record)
     export(os.path.join(out, "export"))
     plot_learning_curve(os.path.join(out, METRICS_FILE), os.path.join(out, "learning_curve.png"),

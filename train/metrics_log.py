@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from mjx_gr00t.distributed import is_main_process
+
 WandbMode = Literal["offline", "online", "disabled"]
 
 METRICS_FILE: str = "metrics.jsonl"
@@ -24,20 +26,23 @@ PROGRESS_KEYS: dict[str, str] = {
 
 
 class MetricsLog:
-    """Appends one JSON line per `write`, mirrors it to wandb, and advances a tqdm bar in env steps."""
+    """Appends one JSON line per `write`, mirrors it to wandb, and advances a tqdm bar in env steps.
+
+    In a several-host run only process 0 writes (file, wandb, bar); the others log nothing."""
 
     def __init__(
         self, out: str, wandb_mode: WandbMode, project: str, config: dict[str, Any],
         total_steps: int, initial_steps: int = 0, name: str | None = None,
     ) -> None:
         self.path = os.path.join(out, METRICS_FILE)
-        self._file = open(self.path, "a")
+        self._main = is_main_process()
+        self._file = open(self.path if self._main else os.devnull, "a")
         self._start = time.perf_counter()
         self._last_time, self._last_steps = self._start, initial_steps
         self._bar = tqdm(total=total_steps, initial=initial_steps, unit="step", unit_scale=True,
-                         dynamic_ncols=True, desc=name)
+                         dynamic_ncols=True, desc=name, disable=not self._main)
         self._run = None
-        if wandb_mode != "disabled":
+        if wandb_mode != "disabled" and self._main:
             import wandb  # imported lazily: it is slow to import
 
             os.environ.setdefault("WANDB_SILENT", "true")

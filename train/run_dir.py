@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from mjx_gr00t.distributed import is_main_process
+
 RUN_FILE: str = "run.json"
 
 
@@ -131,13 +133,15 @@ def prepare_out(out: str, algo: str, args: dict[str, Any], resume: bool, overwri
     """Makes `out` ready for a new run, or checks it holds the run being resumed.
 
     Refuses an `out` that holds another run unless `overwrite`; refuses an unwritable one.
-    Raises UsageError with what to do instead.
+    Raises UsageError with what to do instead. In a several-host run only process 0 writes.
     """
     run_file = os.path.join(out, RUN_FILE)
     if resume:
         saved = read_run(out)
         if saved["algo"] != algo:
             raise UsageError(f"{out!r} holds a {saved['algo']} run; resume it with train.residual_{saved['algo']}")
+        return
+    if not is_main_process():
         return
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out!r} exists and is not a directory")
