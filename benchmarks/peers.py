@@ -71,9 +71,9 @@ class Args:
     """sb3: PPO n_steps per env per rollout (SB3's default)."""
     sb3_batch_size: int = 64
     """sb3: PPO minibatch size (SB3's default)."""
-    sb3_log_std_init: float = -1.0
-    """sb3: initial log std of SB3's Gaussian policy; -1 matches train.residual_ppo's --init-log-std
-    so both start with the same exploration around the base (SB3's own default is 0)."""
+    sb3_log_std_init: float | None = None
+    """sb3: initial log std of SB3's Gaussian policy; default: our run's --init-log-std, so both
+    start with the same exploration around the base (SB3's own default is 0)."""
     ours: str | None = None
     """sb3: a finished `train.residual_ppo` run directory to compare with (its task is used for SB3
     too); default: train one here with --ours-* and --base/--dr."""
@@ -161,7 +161,8 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
     if not metrics:
         raise UsageError(f"{out}/{METRICS_FILE} holds no iterations; pass a run that trained")
     task = {k: saved[k] for k in ("scene", "base", "dr", "alpha", "residual_penalty")}
-    hyper = {"n_steps": args.sb3_n_steps, "batch_size": args.sb3_batch_size, "log_std_init": args.sb3_log_std_init}
+    log_std = args.sb3_log_std_init if args.sb3_log_std_init is not None else saved.get("init_log_std", -1.0)
+    hyper = {"n_steps": args.sb3_n_steps, "batch_size": args.sb3_batch_size, "log_std_init": float(log_std)}
     print(f"sb3 part: SB3 PPO, {args.sb3_num_envs} subprocess envs, budget {args.sb3_minutes} min, task {task}",
           flush=True)
     events, sb3 = peers_sb3.train_sb3(task, args.sb3_num_envs, args.sb3_minutes * 60, args.sb3_max_steps,

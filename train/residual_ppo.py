@@ -4,6 +4,10 @@
     python -m train.residual_ppo --base zero --out runs/plain_rl
     python -m train.residual_ppo --resume runs/plain_rl   # continue exactly where it stopped
 
+Measured with the defaults (2-core AMD EPYC, no GPU, 256 held-out episodes): the IK base alone
+succeeds in 40.6 %, IK base + residual in 85.5 % (95 % CI 80.7..89.3), after 3M env steps in 11.2
+min end to end (benchmarks/results/residual_ppo_paper_square_cpu2.json).
+
 Each iteration (rollout of `--unroll-length` steps on `--num-envs` envs + PPO update) is one jitted
 call. Progress goes to a bar, DIR/metrics.jsonl and wandb (offline by default); checkpoints to
 DIR/checkpoints every `--checkpoint-every` iterations, at the end, and on Ctrl-C. At the end the
