@@ -20,16 +20,13 @@ success.png (bars with CI error bars), metrics.jsonl (per iteration: grid means 
 rollout success and return), summary.json (timings, machine, flags), run.json.
 
 Why the defaults fit 30 minutes on a 2-core CPU: the full residual PPO (256 envs, 3M steps)
-trains at about 3,900 env-steps/s there, so the whole grid shares roughly 6M env steps. 7 arms x
-2 seeds = 14 runs of 64 envs (896 envs stepped together) x 400k steps = 5.6M steps. Timed here
-(AMD EPYC, 2 cores, quiet): the grid step at these sizes ran 5,583 env-steps/s over 15
-iterations (the 256-env PPO step 4,343 in the same conditions), init + compile took 35 s and the
-evaluation (16 policies x 256 episodes x 150 steps, compile included) 91 s. So about 17 min of
-training and 19 min in all; 30 % slower would still be 25 min. Two seeds is the fewest that
-shows seed spread.
-400k steps are enough to tell arms apart: measured here with the default flags and seed 0
-(`--arms none all --seeds 0`), held-out success at --eval-width 1.5 was 35.5 % (29.9..41.6) for
-'none', 52.3 % (46.2..58.4) for 'all', and 28.9 % (23.7..34.7) for the IK base alone.
+trains at about 4,700 env-steps/s there, so the whole grid can share about 6M env steps: 7 arms x
+2 seeds = 14 runs of 64 envs (896 envs stepped together) x 400k steps = 5.6M steps. Two seeds is
+the fewest that shows seed spread. Measured with the defaults (`python -m train.ablate_dr`, AMD
+EPYC, 2 cores, quiet): 19.6 min in all (compile 30 s, training 17.5 min at 5,334 env-steps/s,
+evaluation of 16 policies x 256 episodes 93 s). 400k steps tell arms apart: at --eval-width 1.5,
+'none' 33.6 % (29.6..37.8), 'paper_xy' 57.4 % (53.1..61.6), 'all' 52.1 % (47.8..56.4), the IK base
+alone 29.7 % (benchmarks/results/ablate_dr_paper_square_cpu2/).
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
@@ -62,10 +59,8 @@ class Args:
     """Train residual PPO under several DR arms x seeds as one vmapped program; evaluate every arm
     on one wider held-out DR distribution; write CSV, markdown and a bar chart with 95 % CIs.
 
-    Defaults fit 30 min on a 2-core CPU: the full residual PPO trains at ~3,900 env-steps/s
-    there, so the grid shares ~6M steps: 7 arms x 2 seeds x 400k steps (64 envs each) = 5.6M.
-    Timed at these sizes the grid ran 5,583 env-steps/s (17 min), plus 35 s of init and compile
-    and 91 s to evaluate 16 policies x 256 episodes: ~19 min in all."""
+    Defaults fit 30 min on a 2-core CPU: 7 arms x 2 seeds x 400k steps (64 envs each) = 5.6M
+    steps; measured 19.6 min in all on a 2-core AMD EPYC (5,334 env-steps/s)."""
 
     scene: str = "paper_square"
     """Registered scene with a DR config (paper_square, fetch_push, fetch_pick_place, fetch_reach)."""
@@ -106,7 +101,8 @@ class Args:
     learning_rate: float = 6e-4
     """Adam learning rate (decays linearly to 0 at --total-steps)."""
     init_log_std: float = -1.0
-    """Initial log std of the residual's exploration noise."""
+    """Initial log std of the residual's exploration noise (train.residual_ppo uses -1.6 for its
+    3M-step runs; the ablation's shorter 64-env runs, and its measured figures, use -1.0)."""
     gamma: float = 0.98
     """Discount."""
     hidden: tuple[int, ...] = (256, 256)
