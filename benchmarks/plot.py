@@ -22,6 +22,7 @@ FIGURE_COLOURS: dict[str, str] = {
     "env": "tab:blue", "env_policy": "tab:orange", "train_ppo": "tab:green", "train_sac": "tab:red",
 }
 ENGINE_STYLES: dict[str, str] = {"c": "-", "mjx": "--", "warp": ":"}
+ENGINE_MARKERS: dict[str, str] = {"c": "o", "mjx": "s", "warp": "^"}
 
 
 def plot_throughput(report: dict[str, Any], path: str) -> None:
@@ -38,7 +39,8 @@ def plot_throughput(report: dict[str, Any], path: str) -> None:
                 lines.setdefault((r["engine"], r["figure"]), []).append((r["num_envs"], r["policy_steps_per_s"]))
         for (engine, figure), points in sorted(lines.items()):
             xs, ys = zip(*sorted(points))
-            ax.plot(xs, ys, ENGINE_STYLES.get(engine, "-."), marker="o",
+            ax.plot(xs, ys, ENGINE_STYLES.get(engine, "-."), marker=ENGINE_MARKERS.get(engine, "x"),
+                    markerfacecolor="none" if engine != "c" else None,
                     color=FIGURE_COLOURS.get(figure, "black"), label=f"{engine} {figure}")
         ax.set_xscale("log", base=2)
         sizes = sorted({r["num_envs"] for r in records if r["scene"] == scene})
