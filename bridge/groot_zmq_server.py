@@ -1,0 +1,170 @@
+"""Serves a GR00T checkpoint (bridge.tiny or a real GR00T N1.5) over Isaac-GR00T's ZMQ protocol.
+
+    python -m bridge.groot_zmq serve --model DIR [--port 5555] [--host 127.0.0.1] [--api-token T]
+
+Endpoints get_action, get_modality_config, ping, kill, and get_metadata (ours); the protocol
+facts are in bridge/groot_zmq.py, the wire format in bridge/groot_wire.py.
+"""
+
+import argparse
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from bridge.groot import DATA_CONFIGS, KEY_MAPS, GrootBase, normalise_min_max, unnormalise_min_max
+from bridge.groot_wire import DEFAULT_PORT, UNAUTHORIZED, ModalityConfig, minmax_stats, import_zmq, pack, unpack
+
+class PolicyServer:
+    """Serves a GrootBase's checkpoint (loaded as `GrootBase.from_pretrained` does) over the protocol.
+
+    port 0 binds any free port; `address` is the bound 'tcp://HOST:PORT'.
+    """
+
+    def __init__(self, base: GrootBase, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 api_token: str | None = None) -> None:
+        zmq = import_zmq()
+        self.base, self.layout, self.api_token, self.running = base, base.layout, api_token, True
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.REP)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        try:
+            self._socket.bind(f"tcp://{host}:{port or '*'}")
+        except zmq.ZMQError as e:
+            self.close()
+            raise OSError(f"cannot listen on tcp://{host}:{port}: {e}. Is another server using that port? "
+                          "Pick another --port (0: any free one) or --host") from e
+        self.address: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._state = minmax_stats(base.emb_meta, self.layout.state, "state", base.device)
+        self._action = minmax_stats(base.emb_meta, self.layout.action, "action", base.device)
+        self.endpoints: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "get_action": self._get_action, "get_modality_config": lambda _: self._modality_config(),
+            "ping": lambda _: {"status": "ok", "message": "Server is running", "seeded_noise": True},
+            "kill": self._kill, "get_metadata": lambda _: {
+                "embodiment_tag": base.config.embodiment_tag, "metadata": {base.config.embodiment_tag: base.emb_meta}},
+        }
+
+    def _kill(self, _: dict[str, Any]) -> dict[str, str]:
+        self.running = False
+        return {"status": "ok", "message": "Server is shutting down"}
+
+    def _modality_config(self) -> dict[str, ModalityConfig]:
+        layout = self.layout
+        return {"video": ModalityConfig((0,), tuple(k for k, _ in layout.video)),
+                "state": ModalityConfig((0,), tuple(k for k, _ in layout.state)),
+                "action": ModalityConfig(tuple(range(layout.action_horizon)), tuple(k for k, _ in layout.action)),
+                "language": ModalityConfig((0,), (layout.language_key,))}
+
+    def _get_action(self, request: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Raw observation (see the module doc) -> un-normalised `action.<k>` float64 (B, 16, D)."""
+        data, layout, dev = request.get("data") or {}, self.layout, self.base.device
+        needed = [*(k for k, _ in layout.video), *(k for k, _ in layout.state), layout.language_key]
+        missing = [k for k in needed if k not in data]
+        if missing:
+            raise KeyError(f"observation lacks {missing}; this server takes {needed}")
+        unbatched = any(np.ndim(data[k]) < 3 for k, _ in layout.state)
+        batch: dict[str, Any] = {}
+        for key, _ in layout.video:
+            v = np.asarray(data[key])
+            if v.dtype != np.uint8:
+                raise TypeError(f"{key} must be uint8 images, got {v.dtype}")
+            batch[key] = torch.from_numpy(v[None] if unbatched else v).to(dev)
+        for key, n in layout.state:
+            s = torch.as_tensor(np.asarray(data[key], np.float64), device=dev)
+            s = s[None] if unbatched else s
+            if s.ndim != 3 or s.shape[-1] != n:
+                raise ValueError(f"{key} must have shape (B, 1, {n}), got {tuple(s.shape)}")
+            batch[key] = normalise_min_max(s, *self._state[key]).float()
+        text = data[layout.language_key]
+        batch[layout.language_key] = [text] if isinstance(text, str) else [str(t) for t in text]
+        seed = request.get("seed")
+        with torch.inference_mode():
+            adapter = self.base.adapter
+            out = adapter.get_action(batch) if seed is None else adapter.get_action(batch, seed=int(seed))
+            result = {k: unnormalise_min_max(out[k].double(), *self._action[k]).cpu().numpy() for k, _ in layout.action}
+        return {k: v[0] for k, v in result.items()} if unbatched else result
+
+    def handle(self, request: Any) -> Any:
+        """The reply to one decoded request (errors become {"error": text}, as in Isaac-GR00T)."""
+        if not isinstance(request, dict):
+            return {"error": "a request must be a map {'endpoint': ..., 'data': ...}"}
+        if self.api_token is not None and request.get("api_token") != self.api_token:
+            return {"error": UNAUTHORIZED}
+        endpoint = request.get("endpoint", "get_action")
+        if endpoint not in self.endpoints:
+            return {"error": f"Unknown endpoint: {endpoint}"}
+        try:
+            return self.endpoints[endpoint](request)
+        except Exception as e:  # noqa: BLE001  (any failure goes back to the client, the server keeps serving)
+            traceback.print_exc()
+            return {"error": f"{type(e).__name__}: {e}"}
+
+    def serve_forever(self, poll_ms: int = 200) -> None:
+        """Answers requests until kill (or `running` is set False); then closes the socket."""
+        print(f"GR00T ZMQ server listening on {self.address}", flush=True)
+        try:
+            while self.running:
+                if not self._socket.poll(poll_ms):
+                    continue
+                message = self._socket.recv()
+                try:
+                    reply = pack(self.handle(unpack(message, "the client")))
+                except (ValueError, TypeError) as e:
+                    reply = pack({"error": str(e)})
+                self._socket.send(reply)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._context.closed:
+            self._context.destroy(linger=0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bridge.groot_zmq", description=__doc__.split("\n")[0])
+    serve = parser.add_subparsers(dest="command", required=True).add_parser(
+        "serve", help="serve a checkpoint", description="Serve a checkpoint with Isaac-GR00T's ZMQ protocol "
+        "(get_action, get_modality_config, ping, kill, get_metadata); prints "
+        "'GR00T ZMQ server listening on tcp://HOST:PORT' once ready. Stop it with kill, Ctrl-C or SIGTERM.")
+    serve.add_argument("--model", required=True, help="checkpoint: a bridge.tiny directory (python -m bridge.tiny "
+                       "--out DIR), or a GR00T N1.5 directory or Hugging Face id (needs the gr00t package)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on: 127.0.0.1 (this machine only, "
+                       "the default), or '*' / 0.0.0.0 for other machines (Isaac-GR00T's server binds '*')")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (default 5555, Isaac-GR00T's); "
+                       "0 picks a free one and prints it")
+    serve.add_argument("--api-token", default=None, help="answer only requests carrying this api_token "
+                       "(default: no token needed)")
+    serve.add_argument("--data-config", default="so100_dualcam", choices=sorted(DATA_CONFIGS),
+                       help="the GR00T data config: camera, state and action keys (default so100_dualcam)")
+    serve.add_argument("--key-map", default=None, choices=sorted(KEY_MAPS),
+                       help="key map for fine-tunes with other keys, e.g. cam01_arm0 (default: none)")
+    serve.add_argument("--embodiment-tag", default="new_embodiment",
+                       help="embodiment in the checkpoint's experiment_cfg/metadata.json (default new_embodiment)")
+    serve.add_argument("--denoising-steps", type=int, default=4, help="flow-matching Euler steps (default 4)")
+    serve.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda or cuda:N (default cpu)")
+    serve.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    try:
+        if args.torch_threads < 0:
+            raise ValueError(f"--torch-threads must be >= 0, got {args.torch_threads}")
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        base = GrootBase.from_pretrained(args.model, data_config=args.data_config, embodiment_tag=args.embodiment_tag,
+                                         key_map=args.key_map, device=args.device,
+                                         denoising_steps=args.denoising_steps)
+        server = PolicyServer(base, args.host, args.port, args.api_token)
+    except (FileNotFoundError, ValueError, ImportError, OSError) as e:
+        parser.exit(2, f"{parser.prog} {args.command}: error: {e}\n")
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "running", False))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
