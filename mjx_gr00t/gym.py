@@ -43,10 +43,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mjx_gr00t.bases import make_base
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
-from mjx_gr00t.residual import ResidualTask, scale_residual
+from mjx_gr00t.residual import scale_residual
+from mjx_gr00t.residual_env import build_residual_env, scene_config
 
 METADATA: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 JAX_BASES: tuple[str, ...] = ("zero", "ik", "script")
@@ -78,14 +78,10 @@ class GymSpec:
 
 
 def build_env(spec: GymSpec) -> EpisodeEnv:
-    """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap it for `spec.num_envs`)."""
-    config = spec.config if spec.config is not None else registry.default_config(spec.scene)
-    changes: dict[str, Any] = {"num_envs": spec.num_envs, "engine": spec.engine}
-    if not spec.dr:
-        changes["dr"] = type(config.dr).off()
-    inner = registry.make(spec.scene, dataclasses.replace(config, **changes))
-    task = ResidualTask(inner.task, make_base(spec.base, inner.task), penalty_weight=spec.residual_penalty)
-    return EpisodeEnv(task, inner.episode_length, terminate_on_success=inner.terminate_on_success)
+    """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap it for `spec.num_envs`), built
+    by `mjx_gr00t.residual_env` as the trainers build theirs."""
+    config = scene_config(spec.scene, spec.num_envs, spec.engine, spec.dr, start=spec.config)
+    return build_residual_env(spec.scene, config, spec.base, spec.residual_penalty)
 
 
 class StepOut(NamedTuple):

@@ -123,6 +123,12 @@ def _leaves_equal(a: object, b: object) -> bool:
     )
 
 
+def _finite(metrics: dict[str, Any]) -> bool:
+    """Every metric finite, but the episode means of an iteration in which no episode ended (NaN)."""
+    empty = float(metrics["rollout/episodes"]) == 0.0
+    return all(np.isfinite(float(v)) or (empty and k in ppo.EPISODE_MEANS) for k, v in metrics.items())
+
+
 def _greedy_success_rate(
     config: ppo.PPOConfig, task: PointTask, state: ppo.TrainState, horizon: int, num: int
 ) -> float:
@@ -160,10 +166,11 @@ def test_ppo_learns_point_reaching() -> None:
     after = _greedy_success_rate(config, task, state, horizon=30, num=256)
 
     def episode_mean(rows: list[dict[str, float]], key: str) -> float:
+        rows = [row for row in rows if row["rollout/episodes"] > 0]  # the others' means are NaN
         weights = np.array([row["rollout/episodes"] for row in rows])
         return float(np.sum(weights * np.array([row[key] for row in rows])) / np.sum(weights))
 
-    assert all(np.isfinite(v) for row in history for v in row.values())
+    assert all(_finite(row) for row in history)
     # The zero-initialised mean never moves, so only starts already at the target count.
     assert before < 0.05
     assert after > 0.9
@@ -246,13 +253,21 @@ def test_episode_metrics_are_exact() -> None:
     assert all(v.shape == () for v in metrics.values())
 
 
-def test_no_completed_episode_gives_zero_not_nan() -> None:
-    env = EpisodeEnv(CounterTask(), episode_length=100)
+def test_no_completed_episode_gives_nan_not_zero() -> None:
+    """An iteration in which no episode ended has no episode score: NaN, not a made-up 0."""
+    env = EpisodeEnv(CounterTask(), episode_length=SMALL.unroll_length + 1)  # counts stay < 10 (no blow-up)
     state = ppo.init(SMALL, env, jax.random.PRNGKey(0))
-    _, metrics = ppo.make_train_step(SMALL, env)(state)
+    train_step = ppo.make_train_step(SMALL, env, alpha_fn=lambda steps: jnp.ones(()))
+    state, metrics = train_step(state)
     assert float(metrics["rollout/episodes"]) == 0.0
-    for key in ("rollout/ep_rew_mean", "rollout/ep_len_mean", "rollout/success_rate"):
-        assert float(metrics[key]) == 0.0
+    for key in ppo.EPISODE_MEANS:
+        assert np.isnan(float(metrics[key])), key
+    assert _finite(metrics) and float(metrics["rollout/reward_mean"]) == 1.0
+    _, metrics = train_step(state)  # every env ends its episode in this iteration
+    assert float(metrics["rollout/episodes"]) == SMALL.num_envs
+    length = SMALL.unroll_length + 1
+    assert float(metrics["rollout/ep_len_mean"]) == float(metrics["rollout/ep_rew_mean"]) == length
+    assert float(metrics["rollout/success_rate"]) == float(metrics["residual/success_rate"]) == 0.0
 
 
 def test_nan_resets_are_counted() -> None:

@@ -126,6 +126,12 @@ def her_run() -> Run:
     return _train(CONFIG, ENV, TASK)
 
 
+def _finite(metrics: dict[str, Any]) -> bool:
+    """Every metric finite, but the episode means of an iteration in which no episode ended (NaN)."""
+    empty = float(metrics["rollout/episodes"]) == 0.0
+    return all(np.isfinite(float(v)) or (empty and k in sac.EPISODE_MEANS) for k, v in metrics.items())
+
+
 def _eval_starts(num: int) -> tuple[jax.Array, jax.Array]:
     """Fixed held-out (start, goal) pairs, [num, 2] each."""
     states = jax.vmap(TASK.reset)(jax.random.split(jax.random.PRNGKey(1234), num))
@@ -240,7 +246,7 @@ def test_her_learns_sparse_goal_reaching(her_run: Run) -> None:
     at_start, random = _greedy_success(initial), _random_success()
     print(f"greedy success: HER {with_her:.2f}, no HER {without_her:.2f}, start {at_start:.2f}, "
           f"random {random:.2f}")
-    assert all(np.isfinite(v) for row in her_run.history for v in row.values())
+    assert all(_finite(row) for row in her_run.history)
     assert with_her > 0.85
     assert with_her > without_her + 0.3
     assert with_her > random + 0.6 and at_start < 0.05
@@ -332,8 +338,26 @@ def test_residual_starts_at_base_and_follows_apply_schedule() -> None:
     stored = np.asarray(state.buffer.data.action[steps:2 * steps])
     assert float(m1["residual/applied_frac"]) == 1.0
     assert np.all(np.abs(stored) <= ALPHA.alpha) and np.any(stored != 0.0)
-    assert all(np.isfinite(float(v)) for v in m1.values())
+    assert _finite(m1)
     assert float(m1["train/updates"]) == RES_CONFIG.updates_per_iteration
+
+
+def test_iterations_without_an_ended_episode_log_nan_episode_means() -> None:
+    """No episode ended: the episode means are NaN (no data), not 0; every other metric stays finite."""
+    never_solved = ResidualTask(ReachGoalTask(tolerance=-1.0), steer_base, penalty_weight=0.0)
+    env = EpisodeEnv(never_solved, episode_length=RES_CONFIG.steps_per_iteration + 2)
+    state = sac.init(RES_CONFIG, env, jax.random.PRNGKey(0))
+    train_step = sac.make_train_step(RES_CONFIG, env, alpha_fn=ALPHA)
+    state, m0 = train_step(state)  # no episode reaches its time limit yet
+    assert float(m0["rollout/episodes"]) == 0.0
+    for key in sac.EPISODE_MEANS:
+        assert np.isnan(float(m0[key])), key
+    assert _finite(m0) and float(m0["rollout/reward_mean"]) == -1.0
+    _, m1 = train_step(state)  # every env's episode ends by its time limit
+    assert float(m1["rollout/episodes"]) == RES_CONFIG.num_envs
+    length = RES_CONFIG.steps_per_iteration + 2
+    assert (float(m1["rollout/ep_len_mean"]), float(m1["rollout/ep_rew_mean"])) == (length, -length)
+    assert float(m1["rollout/success_rate"]) == float(m1["residual/success_rate"]) == 0.0
 
 
 def test_critic_sees_summed_action() -> None:

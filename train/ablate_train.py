@@ -17,6 +17,7 @@ import numpy as np
 
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.rl import ppo
+from mjx_gr00t.rl.rollout import EPISODE_MEANS
 from train.ablate_grid import Grid, init_grid, make_grid_step, shard_over_devices
 from train.metrics_log import MetricsLog
 
@@ -44,8 +45,15 @@ def cell_labels(grid: Grid) -> list[str]:
 
 
 def log_record(grid_metrics: dict[str, np.ndarray], labels: list[str]) -> dict[str, float]:
-    """One jsonl record from one iteration's metrics (dict of [G] arrays)."""
+    """One jsonl record from one iteration's metrics (dict of [G] arrays): grid means; episode means
+    (NaN in a cell where no episode ended) are weighted by each cell's finished episodes."""
     record = {k: float(np.mean(v)) for k, v in grid_metrics.items()}
+    weights = np.asarray(grid_metrics.get("rollout/episodes", 0.0), np.float64)
+    for key in EPISODE_MEANS:
+        if key in grid_metrics:
+            total = float(np.sum(weights))
+            values = np.nan_to_num(np.asarray(grid_metrics[key], np.float64))
+            record[key] = float(np.sum(weights * values) / total) if total > 0 else float("nan")
     for key, short in CELL_KEYS.items():
         for label, value in zip(labels, grid_metrics[key]):
             record[f"{label}/{short}"] = float(value)

@@ -36,6 +36,7 @@ class MetricsLog:
     ) -> None:
         self.path = os.path.join(out, METRICS_FILE)
         self._main = is_main_process()
+        self._shown: dict[str, float] = {}
         self._file = open(self.path if self._main else os.devnull, "a")
         self._start = time.perf_counter()
         self._last_time, self._last_steps = self._start, initial_steps
@@ -62,7 +63,10 @@ class MetricsLog:
         self._file.flush()
         if self._run is not None:
             self._run.log(record, step=env_steps)
-        shown = {label: f"{record[k]:.3g}" for k, label in PROGRESS_KEYS.items() if k in record}
+        for k in PROGRESS_KEYS:
+            if k in record and math.isfinite(record[k]):
+                self._shown[k] = record[k]   # NaN: no episode ended this iteration; keep the last value
+        shown = {label: f"{self._shown[k]:.3g}" for k, label in PROGRESS_KEYS.items() if k in self._shown}
         self._bar.set_postfix({"steps/s": f"{rate:,.0f}", **shown}, refresh=False)
         self._bar.update(env_steps - self._bar.n)
         return record
@@ -109,6 +113,13 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
     return records
 
 
+def _series(records: list[dict[str, Any]], key: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(env_steps, values) of the records that have a value for `key` (episode means are null in
+    iterations where no episode ended; matplotlib would leave such isolated points undrawn)."""
+    points = [(r["env_steps"], r[key]) for r in records if r.get(key) is not None]
+    return tuple(zip(*points)) if points else ((), ())  # type: ignore[return-value]
+
+
 def plot_learning_curve(metrics_path: str, png_path: str, title: str = "",
                         baselines: dict[str, float] | None = None) -> None:
     """Success rate and return against env steps, with optional horizontal baseline rates."""
@@ -118,14 +129,13 @@ def plot_learning_curve(metrics_path: str, png_path: str, title: str = "",
     import matplotlib.pyplot as plt
 
     records = read_metrics(metrics_path)
-    steps = [r["env_steps"] for r in records]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(steps, [r.get("rollout/success_rate") for r in records], label="training rollouts")
+    ax1.plot(*_series(records, "rollout/success_rate"), label="training rollouts")
     for name, rate in (baselines or {}).items():
         ax1.axhline(rate, linestyle="--", color="grey" if "base" in name else "green", label=name)
     ax1.set(xlabel="env steps", ylabel="success rate", ylim=(0, 1), title="success")
     ax1.legend(loc="lower right")
-    ax2.plot(steps, [r.get("rollout/ep_rew_mean") for r in records])
+    ax2.plot(*_series(records, "rollout/ep_rew_mean"))
     ax2.set(xlabel="env steps", ylabel="episode return", title="return")
     fig.suptitle(title)
     fig.tight_layout()

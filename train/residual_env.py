@@ -1,18 +1,17 @@
 """Builds the residual env a trainer steps: scene + base + `ResidualTask`, from CLI-level choices.
 
 Shared by `train.residual_ppo`, `train.residual_sac`, `train.evaluate` and `train.export`, so that
-a run directory's saved args rebuild exactly the env it was trained on.
+a run directory's saved args rebuild exactly the env it was trained on. The building itself is
+`mjx_gr00t.residual_env`; this module adds the GR00T base (torch, via `train.groot_base`), CLI
+errors (`UsageError`) and a cache.
 """
 
-import dataclasses
 import functools
 from typing import Any
 
-from mjx_gr00t.bases import make_base
-from mjx_gr00t.envs import registry
+from mjx_gr00t import residual_env
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.export import ExportSpec
-from mjx_gr00t.residual import ResidualEpisodeEnv, ResidualTask
 from train.groot_base import GrootSpec, planner_factory
 from train.run_dir import UsageError
 
@@ -24,21 +23,9 @@ def scene_config(scene: str, num_envs: int, engine: str, dr: bool,
     extra: further (field, value) overrides; None values are skipped; a field the scene lacks is
     an error."""
     try:
-        config = registry.default_config(scene)
-    except ValueError as e:
-        raise UsageError(str(e)) from e
-    fields = {f.name for f in dataclasses.fields(config)}
-    changes: dict[str, Any] = {"num_envs": num_envs, "engine": engine}
-    for name, value in extra:
-        if value is None:
-            continue
-        if name not in fields:
-            raise UsageError(f"--{name.replace('_', '-')} does not apply to scene {scene!r}")
-        changes[name] = value
-    if not dr and "dr" in fields:
-        changes["dr"] = type(config.dr).off()
-    try:
-        return dataclasses.replace(config, **changes)
+        return residual_env.scene_config(scene, num_envs, engine, dr, extra)
+    except residual_env.ConfigFieldError as e:
+        raise UsageError(f"--{e.field.replace('_', '-')} does not apply to scene {scene!r}") from e
     except ValueError as e:
         raise UsageError(str(e)) from e
 
@@ -54,14 +41,11 @@ def build_residual_env(
     The same choices give back the same env object, so compiled functions keyed on it are reused
     (and a GR00T checkpoint is loaded once)."""
     config = scene_config(scene, num_envs, engine, dr, extra)
-    inner = registry.make(scene, config)
+    planner = None if groot is None else planner_factory(groot)
     try:
-        base_fn = make_base(base, inner.task, groot_planner=None if groot is None else planner_factory(groot))
-        task = ResidualTask(inner.task, base_fn, penalty_weight=penalty)
+        return residual_env.build_residual_env(scene, config, base, penalty, groot_planner=planner)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    env_cls = ResidualEpisodeEnv if task.has_carry else EpisodeEnv
-    return env_cls(task, inner.episode_length, terminate_on_success=inner.terminate_on_success)
 
 
 def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], activation: str,

@@ -31,6 +31,12 @@ def get_activation(name: str) -> Activation:
     return ACTIVATIONS[name]
 
 
+def check_widths(name: str, widths: object) -> None:
+    """ValueError unless `widths` (a config's hidden layer sizes, `name`) is a tuple of positive ints."""
+    if not (isinstance(widths, tuple) and all(isinstance(w, int) and w > 0 for w in widths)):
+        raise ValueError(f"{name} must be a tuple of positive ints, got {widths!r}")
+
+
 class MLP(nn.Module):
     """Fully connected layers: `hidden` sizes with `activation`, then a linear layer of `out_size`.
 

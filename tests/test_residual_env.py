@@ -1,0 +1,100 @@
+"""The residual-env builder (`mjx_gr00t.residual_env`): scene configs from choices, the env it builds,
+the trainers' CLI wrapper (`train.residual_env`) and the Gymnasium adapter building the same env,
+and the library staying free of `train` and torch."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
+
+import pytest
+
+from mjx_gr00t import gym as mgym
+from mjx_gr00t.bases.ik import IKPushBase
+from mjx_gr00t.envs import registry
+from mjx_gr00t.envs.base import EpisodeEnv
+from mjx_gr00t.residual import ResidualEpisodeEnv, ResidualTask
+from mjx_gr00t.residual_env import ConfigFieldError, build_residual_env, residual_episode_env, scene_config
+from train import residual_env as cli
+from train.run_dir import UsageError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_scene_config_applies_choices_and_overrides() -> None:
+    overrides = (("obj_range", 0.12), ("target_range", None))
+    config = scene_config("fetch_push", 3, "c", dr=True, overrides=overrides)
+    default = registry.default_config("fetch_push")
+    assert (config.num_envs, config.engine, config.obj_range) == (3, "c", 0.12)
+    assert config.target_range == default.target_range and config.dr == default.dr
+    off = scene_config("fetch_push", 3, "c", dr=False, overrides=(("dr", default.dr),))
+    assert off.dr == type(default.dr).off()  # dr=False wins over a 'dr' override
+    start = dataclasses.replace(registry.default_config("paper_square"), episode_length=7)
+    assert scene_config("paper_square", 2, "c", start=start).episode_length == 7
+
+
+def test_scene_config_errors() -> None:
+    with pytest.raises(ConfigFieldError, match="'obj_range' does not apply to scene 'paper_square'") as info:
+        scene_config("paper_square", 1, "c", overrides=(("obj_range", 0.1),))
+    assert info.value.field == "obj_range" and isinstance(info.value, ValueError)
+    with pytest.raises(ValueError, match="unknown scene 'nope'"):
+        scene_config("nope", 1, "c")
+    with pytest.raises(ValueError, match="unknown physics engine"):
+        scene_config("paper_square", 1, "steam")
+    # The trainers' wrapper words the same errors as command-line errors.
+    with pytest.raises(UsageError, match="--obj-range does not apply to scene 'paper_square'"):
+        cli.scene_config("paper_square", 1, "c", True, (("obj_range", 0.1),))
+    with pytest.raises(UsageError, match="unknown scene 'nope'"):
+        cli.scene_config("nope", 1, "c", True)
+    with pytest.raises(UsageError, match="--base script is the Fetch-like scenes'"):
+        cli.build_residual_env("paper_square", "script", "c", 1, True, 0.001)
+
+
+def test_builds_the_residual_env_the_trainers_and_gym_step() -> None:
+    config = scene_config("paper_square", 2, "c", dr=False)
+    env = build_residual_env("paper_square", config, "ik", penalty=0.01)
+    assert type(env) is EpisodeEnv and isinstance(env.task, ResidualTask)
+    assert isinstance(env.task.base, IKPushBase) and env.task.penalty_weight == 0.01
+    inner = registry.make("paper_square", config)
+    assert env.episode_length == inner.episode_length
+    assert env.terminate_on_success == inner.terminate_on_success
+    assert env.task.observation_layout[-1] == ("base_action", env.action_size)
+
+    trainer = cli.build_residual_env("paper_square", "ik", "c", 2, False, 0.01)
+    assert trainer is cli.build_residual_env("paper_square", "ik", "c", 2, False, 0.01)  # cached
+    gym_env = mgym.build_env(mgym.GymSpec("paper_square", num_envs=2, base="ik", engine="c", dr=False,
+                                          residual_penalty=0.01))
+    for other in (trainer, gym_env):
+        assert type(other) is type(env) and type(other.task.base) is type(env.task.base)
+        assert other.task.task.config == env.task.task.config
+        assert other.task.penalty_weight == env.task.penalty_weight
+        assert other.episode_length == env.episode_length
+
+
+def test_carry_base_gets_the_planning_episode_env() -> None:
+    class Carry:
+        """The smallest `CarryBase` (never called here)."""
+
+        def init_carry(self, state, key): ...
+        def advance(self, carry): ...
+        def estimate(self, state, carry): ...
+        def __call__(self, state, carry): ...
+
+    inner = registry.make("paper_square", scene_config("paper_square", 1, "c"))
+    assert type(residual_episode_env(inner, Carry(), 0.0)) is ResidualEpisodeEnv
+    with pytest.raises(ValueError, match="penalty_weight must be >= 0"):
+        residual_episode_env(inner, Carry(), -1.0)
+    with pytest.raises(ValueError, match="--base groot needs the GR00T torch bridge"):
+        build_residual_env("paper_square", inner.task.config, "groot")
+
+
+def test_library_imports_neither_train_nor_torch() -> None:
+    code = ("import sys, mjx_gr00t.gym, mjx_gr00t.residual_env, mjx_gr00t.rl.ppo, mjx_gr00t.rl.sac; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('train', 'torch')); "
+            "assert not bad, bad")
+    env = {**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
