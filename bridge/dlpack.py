@@ -28,6 +28,11 @@ Streams on CUDA:
   torch makes that stream wait on an event recorded on torch's current stream (the DLPack stream
   protocol). No host synchronisation is needed.
 
+numpy -> JAX on the CPU: JAX shares a numpy array's memory (no copy) only when its data starts on
+a 64-byte boundary; numpy's own allocations usually start 16 bytes off one, so `jnp.asarray` copies
+them (about 120 ms for 1,024 images of 224 x 224 x 3 on a 2-core EPYC). `aligned_empty` allocates
+numpy arrays that JAX takes as they are (e.g. camera images rendered on the host).
+
 Aliasing: the two sides share memory. JAX treats arrays as immutable, so never write in place into
 a tensor made by `jax_to_torch`, and do not mutate a tensor after `torch_to_jax` while the JAX
 array is in use (the JAX array would see the change).
@@ -37,7 +42,9 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before jax is imported)
 
 import jax
 import jax.dlpack
+import numpy as np
 import torch
+from numpy.typing import DTypeLike
 
 TORCH_TO_JAX_DTYPE: dict[torch.dtype, str] = {
     torch.bool: "bool", torch.uint8: "uint8", torch.uint16: "uint16", torch.uint32: "uint32",
@@ -115,3 +122,23 @@ def torch_to_jax(t: torch.Tensor, copy: bool | None = None) -> jax.Array:
         return jax.dlpack.from_dlpack(t, copy=copy)
     except RuntimeError as e:  # e.g. a CUDA tensor while JAX has no CUDA backend
         raise RuntimeError(f"JAX could not import the {t.device} tensor through DLPack: {e}") from e
+
+
+XLA_CPU_ALIGNMENT: int = 64
+"""Bytes: XLA on the CPU shares host memory that starts on this boundary, and copies the rest."""
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: DTypeLike = np.uint8,
+                  alignment: int = XLA_CPU_ALIGNMENT) -> np.ndarray:
+    """An uninitialised C-contiguous numpy array whose data starts on an `alignment`-byte boundary,
+    so that `jnp.asarray` / `jax.dlpack.from_dlpack` on the CPU share it instead of copying it.
+
+    JAX then aliases the numpy memory: do not write into the array while a JAX array made from it
+    is in use."""
+    if alignment < 1 or alignment & (alignment - 1):
+        raise ValueError(f"alignment must be a power of two, got {alignment}")
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes].view(dtype).reshape(shape)

@@ -8,7 +8,8 @@
 - `residual.json`: everything needed to run them without this package: the layer order and sizes,
   the activation, the observation layout, how to normalise, alpha, act_scale, the residual formula,
   the joints and the LeRobot unit conversion (see `_meta` for the schema). It also records the
-  SHA-256 of the tensor file, so a mismatched or corrupted pair is refused on load.
+  SHA-256 of the tensor file, so a mismatched or corrupted pair is refused on load. On a GR00T base
+  its "groot" entry names the checkpoint and the settings to query it with (mjx_gr00t.export_groot).
 
 The deterministic residual is `clip(mlp((obs - obs_mean) / obs_std, clipped to +-obs_clip), -1, 1)`,
 exactly what `GaussianPolicy` + `ppo.normalize_obs` give. `export_policy_fn` rebuilds it in JAX from
@@ -37,6 +38,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from mjx_gr00t.export_format import FORMAT_VERSION, META_FILE, TENSORS_FILE, read_meta  # noqa: F401
+from mjx_gr00t.export_groot import GrootExport
 from mjx_gr00t.rl.networks import ACTIVATIONS, get_activation
 
 ALGOS: tuple[str, ...] = ("ppo", "sac")
@@ -96,8 +98,13 @@ class ExportSpec:
     squash: str = "clip"
     """How the head's output becomes the residual: 'clip' to [-1, 1] (PPO's Gaussian mean) or
     'tanh' (SAC's squashed Gaussian)."""
+    groot: GrootExport | None = None
+    """With base 'groot': the GR00T checkpoint and settings the residual was trained on top of
+    (mjx_gr00t.export_groot), written as residual.json's "groot" entry (null otherwise)."""
 
     def __post_init__(self) -> None:
+        if self.groot is not None and self.base != "groot":
+            raise ValueError(f"a GR00T record belongs to base 'groot' only, this export's base is {self.base!r}")
         if self.squash not in ("clip", "tanh"):
             raise ValueError(f"squash must be 'clip' or 'tanh', got {self.squash!r}")
         if self.algo not in ALGOS:
@@ -270,6 +277,7 @@ def _meta(spec: ExportSpec, tensors: Mapping[str, np.ndarray], layers: Sequence[
         },
         "alpha": float(spec.alpha),
         "act_scale": float(spec.act_scale),
+        "groot": None if spec.groot is None else spec.groot.to_json(),
         "residual_formula": RESIDUAL_FORMULA,
         "joint_names": list(spec.joint_names),
         "units": {

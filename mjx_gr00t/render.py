@@ -38,8 +38,10 @@ def gl_backend() -> str:
 os.environ.setdefault("MUJOCO_GL", gl_backend())
 
 from collections.abc import Sequence  # noqa: E402
+import atexit  # noqa: E402
 import copy  # noqa: E402
 import importlib.util  # noqa: E402
+import weakref  # noqa: E402
 from typing import Any  # noqa: E402
 
 import mujoco  # noqa: E402
@@ -177,6 +179,17 @@ def _gl_context_class(name: str) -> type:
     return GLContext
 
 
+_LIVE_GL: "weakref.WeakSet[_GLRenderer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_gl() -> None:
+    """Frees every open GL context before interpreter teardown, when mujoco's GLContext.__del__
+    would otherwise run after its own module's globals are gone (and print an ignored error)."""
+    for renderer in list(_LIVE_GL):
+        renderer.close()
+
+
 class _GLRenderer:
     """MuJoCo's OpenGL renderer in one offscreen context; poses and draws the envs one by one."""
 
@@ -201,6 +214,7 @@ class _GLRenderer:
         self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
         self._rect = mujoco.MjrRect(0, 0, width, height)
         self._frame = np.empty((height, width, 3), np.uint8)
+        _LIVE_GL.add(self)
 
     def render(self, qpos: np.ndarray) -> list[np.ndarray]:
         """qpos (B, nq) -> one uint8 (B, H, W, 3) per camera."""

@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bridge import tiny
 from bridge.groot import DATA_CONFIGS, KEY_MAPS, GrootBase
 from mjx_gr00t.checkpoint import Checkpointer
+from mjx_gr00t.export_groot import read_groot_export
 from mjx_gr00t.render import BatchRenderer
 from mjx_gr00t.residual import ResidualEpisodeEnv
 from mjx_gr00t.rl import ppo
@@ -38,13 +38,6 @@ N_STEPS = 3  # chunk steps executed per plan in (1) and (2)
 EPISODE = 7  # policy steps per episode in (1) and (2): the reset falls mid-chunk
 ACT_SCALE = 0.5  # rad: GR00T's targets stay mostly within one step, so few deltas clip
 OBS_ATOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = str(tmp_path_factory.mktemp("tiny_groot"))
-    tiny.write_checkpoint(out, seed=0)
-    return out
 
 
 def _env(tiny_dir: str, n_action_steps: int = N_STEPS) -> ResidualEpisodeEnv:
@@ -160,6 +153,9 @@ def test_ppo_with_groot_base_runs_resumes_exactly_and_evaluates(tiny_dir: str, t
         assert 0.0 <= record[policy]["success_rate"] <= 1.0 and np.isfinite(record[policy]["mean_return"])
     out = export_cli.export(export_cli.Args(run=str(straight), out=str(tmp_path / "export")))
     assert os.path.isfile(os.path.join(out, "residual.safetensors"))
+    record = read_groot_export(out)  # what a deployment needs to run the same GR00T base
+    assert record.model == os.path.abspath(tiny_dir)
+    assert (record.n_action_steps, record.data_config) == (8, "so100_dualcam")
 
 
 @pytest.mark.slow

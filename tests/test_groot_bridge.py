@@ -8,7 +8,6 @@ import shutil
 import sys
 import types
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,9 @@ from bridge.groot import (
 )
 
 B = 5
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 RANGES = np.asarray(SO101_JOINT_RANGES)
 TOL = 1e-5
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Two torch threads on a 2-core machine shared with other jobs run ~40x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from bridge.groot_zmq import (  # noqa: E402
     unpack,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TOKEN = "s3cret"
 ZMQ_TOL = 0.0
 """rad: exact. The state and action cross the wire in raw units as float64, so float32 values come back
@@ -36,19 +37,6 @@ STARTUP_S = 240.0
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 B = 3
 RANGES = np.asarray(SO101_JOINT_RANGES)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return tiny.write_checkpoint(str(tmp_path_factory.mktemp("tiny")), seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +243,30 @@ def test_errors_are_clear(server: tuple[subprocess.Popen, str], client: ZmqClien
     with pytest.raises(OSError, match=rf"cannot listen on tcp://127.0.0.1:{busy}.*--port"):
         PolicyServer(GrootBase.from_pretrained(tiny_dir), port=busy)
     assert client.ping()["status"] == "ok"  # errors never take the server down
+
+
+@pytest.mark.slow
+def test_trainer_over_the_server_trains_as_in_process(server: tuple[subprocess.Popen, str], tiny_dir: str,
+                                                      tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`train.residual_ppo --base groot --groot-server ADDR` (token from $GROOT_API_TOKEN) logs the same
+    losses and returns as the same run with the model in-process (--groot-model)."""
+    from train import residual_ppo
+    from train.metrics_log import read_metrics
+
+    monkeypatch.setenv("GROOT_API_TOKEN", TOKEN)
+    flags = ["--base", "groot", "--num-envs", "2", "--unroll-length", "4", "--num-minibatches", "2",
+             "--update-epochs", "1", "--hidden", "16", "--total-steps", "16", "--engine", "c",
+             "--wandb", "disabled", "--eval-episodes", "0", "--groot-timeout", "120"]
+    residual_ppo.main([*flags, "--groot-model", tiny_dir, "--out", str(tmp_path / "local")])
+    residual_ppo.main([*flags, "--groot-server", server[1], "--out", str(tmp_path / "served")])
+    local, served = (read_metrics(str(tmp_path / d / "metrics.jsonl")) for d in ("local", "served"))
+    assert len(local) == len(served) == 2
+    for a, b in zip(local, served):
+        assert b["groot/queries"] >= 1
+        for key in a:
+            if not key.startswith(("time/", "groot/")):
+                assert a[key] == b[key], key
+
 
 
 def test_kill_stops_the_server(server: tuple[subprocess.Popen, str], client: ZmqClient) -> None:

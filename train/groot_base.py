@@ -4,6 +4,7 @@
     spec = groot_spec(args)                           # None unless --base groot
     env = build_residual_env(..., groot=spec)         # loads the checkpoint, opens the renderer
     train_step = with_groot_metrics(train_step, env, steps_per_iteration)
+    spec = ExportSpec(..., groot=groot_export_of(args))  # what the export records about the base
 
 Inside the jitted rollout one host call per step reaches `GrootChunkPlanner.__call__` with the
 whole batch, and only when some env needs a chunk. It renders those envs' cameras (224 x 224),
@@ -16,6 +17,7 @@ torch is imported lazily, so trainers without `--base groot` never load it.
 
 import atexit
 import dataclasses
+import os
 import re
 import time
 import zlib
@@ -26,6 +28,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from bridge.groot_layout import DEFAULT_DENOISING_STEPS, KEY_MAPS, metadata_sha256, resolve_layout  # no torch
+from mjx_gr00t.export_groot import GrootExport
 from train.run_dir import UsageError
 
 CAMERA_SIZE: int = 224
@@ -36,7 +40,7 @@ CAMERA_SIZE: int = 224
 class GrootSpec:
     """What `--base groot` loads and how it plans (hashable: the env cache is keyed on it)."""
 
-    model: str
+    model: str | None
     data_config: str = "so100_dualcam"
     key_map: str | None = None
     embodiment_tag: str = "new_embodiment"
@@ -45,20 +49,31 @@ class GrootSpec:
     task: str = "Slide the paper into the red square."
     device: str = "cpu"
     torch_threads: int = 1
+    server: str | None = None
+    server_timeout_s: float = 60.0
 
 
 def groot_spec(args: Any) -> GrootSpec | None:
     """The GrootSpec of a trainer's flags (RunFlags' --groot-*), None unless --base groot.
 
-    UsageError for --base groot without --groot-model, and for --groot-* values that cannot work."""
+    UsageError for --base groot without --groot-model or --groot-server, and for --groot-* values
+    that cannot work."""
+    server = getattr(args, "groot_server", None)
     if args.base != "groot":
-        if args.groot_model is not None:
-            raise UsageError(f"--groot-model applies to --base groot only (this run has --base {args.base})")
+        if args.groot_model is not None or server is not None:
+            flag = "--groot-model" if args.groot_model is not None else "--groot-server"
+            raise UsageError(f"{flag} applies to --base groot only (this run has --base {args.base})")
         return None
-    if not args.groot_model:
+    if not args.groot_model and not server:
         raise UsageError(
             "--base groot needs the GR00T torch bridge: pass --groot-model with a checkpoint directory or "
-            "Hugging Face id (a tiny one for tests: python -m bridge.tiny --out DIR)")
+            "Hugging Face id (a tiny one for tests: python -m bridge.tiny --out DIR), or --groot-server "
+            "tcp://HOST:5555 for a running GR00T inference server")
+    if server and not re.fullmatch(r"(tcp://)?[^\s:/]+(:\d{1,5})?", server):
+        raise UsageError(f"--groot-server must be tcp://HOST:PORT, e.g. tcp://gpu-box:5555, got {server!r}")
+    timeout = float(getattr(args, "groot_timeout", 60.0))
+    if not timeout > 0:
+        raise UsageError(f"--groot-timeout must be > 0 seconds, got {timeout}")
     if not 1 <= args.groot_n_action_steps <= 16:
         raise UsageError(f"--groot-n-action-steps must be in 1..16 (GR00T's chunk), got {args.groot_n_action_steps}")
     if args.groot_max_batch < 1:
@@ -73,8 +88,30 @@ def groot_spec(args: Any) -> GrootSpec | None:
         model=args.groot_model, data_config=args.groot_data_config, key_map=args.groot_key_map,
         embodiment_tag=args.groot_embodiment_tag, n_action_steps=args.groot_n_action_steps,
         max_batch=args.groot_max_batch, task=args.groot_task, device=args.groot_device,
-        torch_threads=args.groot_torch_threads,
+        torch_threads=args.groot_torch_threads, server=server or None, server_timeout_s=timeout,
     )
+
+
+def groot_export(spec: GrootSpec) -> GrootExport:
+    """What an export must record about `spec`'s GR00T base (see mjx_gr00t.export_groot): the keys
+    after the key map, a local checkpoint's absolute path and the SHA-256 of its metadata.json."""
+    layout = resolve_layout(spec.data_config, spec.key_map)
+    local = spec.model is not None and os.path.isdir(spec.model)
+    model = os.path.abspath(spec.model) if local else (spec.model or f"served at {spec.server}")
+    return GrootExport(
+        model=model, data_config=spec.data_config, embodiment_tag=spec.embodiment_tag,
+        n_action_steps=spec.n_action_steps, video=layout.video, state=layout.state, action=layout.action,
+        key_map=tuple(sorted(KEY_MAPS[spec.key_map].items())) if spec.key_map else (),
+        key_map_name=spec.key_map, action_horizon=layout.action_horizon,
+        denoising_steps=DEFAULT_DENOISING_STEPS, task=spec.task, image_size=(CAMERA_SIZE, CAMERA_SIZE),
+        metadata_sha256=metadata_sha256(model) if local else None,
+    )
+
+
+def groot_export_of(args: Any) -> GrootExport | None:
+    """`groot_export` of a trainer's flags (RunFlags' --groot-*); None unless --base groot."""
+    spec = groot_spec(args)
+    return None if spec is None else groot_export(spec)
 
 
 def call_seed(seeds: np.ndarray) -> int:
@@ -173,16 +210,13 @@ def load_planner(spec: GrootSpec, task: Any, renderer: Any = None) -> GrootChunk
     cannot load, saying what to fix."""
     import torch
 
-    from bridge.groot import GrootBase
-
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)  # torch shares the CPU with JAX's own threads
     try:
-        groot = GrootBase.from_pretrained(
-            spec.model, data_config=spec.data_config, embodiment_tag=spec.embodiment_tag, key_map=spec.key_map,
-            n_action_steps=spec.n_action_steps, max_batch=spec.max_batch, device=spec.device, task=spec.task)
-    except (FileNotFoundError, ValueError, ImportError) as e:
-        raise UsageError(f"--groot-model {spec.model!r}: {e}") from e
+        groot = _load_groot(spec)
+    except (FileNotFoundError, ValueError, ImportError, OSError) as e:  # OSError: TimeoutError, PermissionError
+        where = f"--groot-server {spec.server!r}" if spec.server else f"--groot-model {spec.model!r}"
+        raise UsageError(f"{where}: {e}") from e
     if renderer is None:
         cameras = tuple(dict.fromkeys(cam for _, cam in groot.layout.video))
         renderer = _batch_renderer_factory(task.mj_model, cameras)
@@ -192,6 +226,27 @@ def load_planner(spec: GrootSpec, task: Any, renderer: Any = None) -> GrootChunk
         raise UsageError(
             f"--base groot renders camera images and could not open a renderer: {e}. On a CPU-only "
             "machine install OSMesa (Debian libosmesa6) and set MUJOCO_GL=osmesa") from e
+
+
+def _load_groot(spec: GrootSpec) -> Any:
+    """The `bridge.groot.GrootBase` of `spec`: in this process, or over ZMQ with --groot-server."""
+    from bridge.groot import KEY_MAPS as MAPS, GrootBase, GrootConfig
+
+    if not spec.server:
+        return GrootBase.from_pretrained(
+            spec.model, data_config=spec.data_config, embodiment_tag=spec.embodiment_tag, key_map=spec.key_map,
+            n_action_steps=spec.n_action_steps, max_batch=spec.max_batch, device=spec.device, task=spec.task)
+    from bridge.groot_zmq import GrootServerError, groot_base_from_server
+
+    config = GrootConfig(
+        data_config=spec.data_config, embodiment_tag=spec.embodiment_tag,
+        key_map=tuple(sorted(MAPS[spec.key_map].items())) if spec.key_map else None,
+        n_action_steps=spec.n_action_steps, max_batch=spec.max_batch, device=spec.device, task=spec.task)
+    try:
+        return groot_base_from_server(spec.server, config, metadata=spec.model,
+                                      api_token=os.environ.get("GROOT_API_TOKEN"), timeout_s=spec.server_timeout_s)
+    except GrootServerError as e:
+        raise ValueError(str(e)) from e
 
 
 def _batch_renderer_factory(mj_model: Any, cameras: tuple[str, ...]) -> Callable[[], Any]:

@@ -18,10 +18,10 @@ from train import run_dir
 from train.metrics_log import MetricsLog
 
 # Flags that may differ on --resume without changing what is being trained (where the GR00T base
-# runs, and on how many torch threads, is a machine matter: a run may move to another machine).
+# runs, its server's address, and on how many torch threads, is a machine matter: a run may move).
 RESUME_MAY_CHANGE: tuple[str, ...] = (
     "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "checkpoint_every",
-    "stop_after", "keep_checkpoints", "groot_device", "groot_torch_threads",
+    "stop_after", "keep_checkpoints", "groot_device", "groot_torch_threads", "groot_server", "groot_timeout",
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from mjx_gr00t import residual_env
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.export import ExportSpec
-from train.groot_base import GrootSpec, planner_factory
+from train.groot_base import GrootSpec, groot_export_of, planner_factory
 from train.run_dir import UsageError
 
 
@@ -50,7 +50,8 @@ def build_residual_env(
 
 def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], activation: str,
                 normalize_obs: bool, obs_clip: float | None, squash: str = "clip") -> ExportSpec:
-    """What the export says about a trained residual of `env` besides its weights."""
+    """What the export says about a trained residual of `env` besides its weights (with --base groot,
+    the GR00T settings a deployment needs: checkpoint, data config, key map, n_action_steps, ...)."""
     residual_task = env.task
     inner = residual_task.task
     names = tuple(getattr(inner, "action_names", tuple(f"a{i}" for i in range(env.action_size))))
@@ -60,5 +61,5 @@ def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], 
         normalize_obs=normalize_obs, obs_clip=obs_clip,
         obs_layout=tuple(residual_task.observation_layout), alpha=float(args.alpha),
         act_scale=float(getattr(inner.config, "act_scale", getattr(inner.config, "action_scale", 1.0))),
-        joint_names=names, joint_ranges=ranges, squash=squash,
+        joint_names=names, joint_ranges=ranges, squash=squash, groot=groot_export_of(args),
     )

@@ -68,6 +68,13 @@ class RunFlags:
     """--base groot: torch device of the model: cpu, cuda or cuda:N."""
     groot_torch_threads: int = 1
     """--base groot: torch CPU threads (torch shares the CPU with JAX; 0 keeps torch's default)."""
+    groot_server: str | None = None
+    """--base groot: query a running GR00T inference server at tcp://HOST:PORT (`python -m bridge.groot_zmq
+    serve --model DIR`, or Isaac-GR00T's own) instead of loading the model here; --groot-model is then
+    optional: a local checkpoint directory read only for its metadata.json (needed with Isaac-GR00T's
+    server). An API token, if the server wants one, comes from $GROOT_API_TOKEN (flags go into run.json)."""
+    groot_timeout: float = 60.0
+    """--base groot with --groot-server: seconds to wait for each reply."""
 
 
 def validate_run_flags(args: RunFlags) -> None:

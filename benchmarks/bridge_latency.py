@@ -1,0 +1,428 @@
+"""Time per GR00T chunk query, part by part, and the bridge's own share of it.
+
+    python -m benchmarks.bridge_latency                          # 256 and 1024 envs on a CPU
+    python -m benchmarks.bridge_latency --num-envs 64 --repeats 3 --render-envs 8
+
+One query plans a new (16, 6) chunk for every one of B paper_square envs, as the `--base groot`
+trainer does when all envs need one (after a reset). Its parts, each timed with the device synced:
+1. render: front and wrist cameras, 224 x 224 uint8, of each env's pose (`BatchRenderer`), then the
+   images put in JAX arrays on the device, where a device renderer (Warp) leaves them. The host
+   buffers are 64-byte aligned, which JAX on a CPU shares; the copy JAX makes of numpy's own
+   (unaligned) arrays is timed apart, not in the total (`render_to_jax_unaligned_s`);
+2. to-torch: `GrootBase.plan` taking the images, joint positions (B, 6) and fallback chunks
+   (B, 16, 6) from JAX to torch by DLPack, with its input checks;
+3. model: state normalisation, the policy's forward in sub-batches of --max-batch (fresh noise per
+   query, as the trainer seeds it), un-normalisation, the non-finite repair;
+4. to-JAX: the (B, 16, 6) chunk back to JAX by DLPack;
+5. write-back: the chunk written into the envs' `ChunkCarry` (a jitted select, the update
+   `ChunkedJointBase.plan` makes after its host call).
+Parts 2-4 are `GrootBase.last_timing`; the whole `plan` call is also timed from outside
+(`plan_wall_s`) as a check. The bridge's overhead is to-torch + to-JAX + write-back, given as a
+share of the whole query (`overhead_pct`, the issue's target: under 5 %) and of the query without
+rendering (`overhead_pct_without_render`).
+
+OpenGL (OSMesa on a CPU) draws env after env, so its time is linear in B (about 36 ms per env for
+both cameras on a 2-core EPYC). `--render-envs N` draws N envs per query and scales the draw time
+by B / N, and the record says so (`render_extrapolated`, `render_envs_drawn`). The drawn images are
+tiled to B envs (untimed); everything else runs on the full batch.
+
+The model is the tiny GR00T-contract checkpoint (`bridge.tiny`, random weights) unless --model
+names another. Median and range over --repeats timed queries after --warmup untimed ones; the
+process's CPU seconds per wall second show how much other jobs took. JSON and a PNG (stacked bars)
+go to benchmarks/results/bridge_latency_<machine tag>.*.
+"""
+
+import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
+
+import dataclasses
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+from benchmarks.common import compile_count, machine, machine_line, machine_tag
+from bridge.dlpack import XLA_CPU_ALIGNMENT, aligned_empty
+from train.run_dir import UsageError
+
+PARTS: tuple[str, ...] = ("render", "to_torch", "model", "to_jax", "write_back")
+"""The parts of one chunk query, in order; they add up to `total`."""
+OVERHEAD_PARTS: tuple[str, ...] = ("to_torch", "to_jax", "write_back")
+"""The bridge's own parts: everything but rendering and the model."""
+CPU_SIZES: tuple[int, ...] = (256, 1024)
+GPU_SIZES: tuple[int, ...] = (1024, 4096)
+TARGET_PCT: float = 5.0
+SCENE: str = "paper_square"
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Per-chunk-query latency of the GR00T bridge (render, to-torch, model, to-JAX, write-back) and
+    the bridge's share of it, at training batch sizes."""
+
+    num_envs: tuple[int, ...] | None = None
+    """Batch sizes (envs planning at once), e.g. --num-envs 256 1024. Default: 256 1024 on a
+    CPU-only machine; 1024 4096 when JAX sees an accelerator."""
+    repeats: int = 5
+    """Timed chunk queries per batch size (median and range are reported)."""
+    warmup: int = 1
+    """Untimed queries per batch size before timing (torch and XLA warm-up, jit compile)."""
+    render_envs: int = 32
+    """Envs actually drawn per query; the draw time is scaled by num_envs / render_envs (recorded
+    as extrapolated). 0: draw every env (OSMesa on a 2-core EPYC: about 36 ms per env, 37 s at 1,024)."""
+    render_backend: str = "auto"
+    """Rendering backend of mjx_gr00t.render: auto, osmesa, egl, glfw or warp."""
+    model: str | None = None
+    """GR00T checkpoint directory or Hugging Face id; default: a tiny bridge.tiny checkpoint written
+    to a temporary directory."""
+    max_batch: int = 64
+    """Largest sub-batch the model sees at once (the trainer's --groot-max-batch default)."""
+    n_action_steps: int = 8
+    """Chunk steps executed per query (1..16); only scales the per-env-step figure."""
+    torch_threads: int = 1
+    """torch CPU threads (the trainer's --groot-torch-threads default); 0 keeps torch's default."""
+    device: str = "auto"
+    """torch device of the model: auto (cuda when torch and JAX both see a GPU, else cpu), cpu,
+    cuda or cuda:N."""
+    out: str | None = None
+    """JSON path; the PNG goes beside it. Default benchmarks/results/bridge_latency_<machine tag>.json."""
+    plot: bool = True
+    """Also write the stacked-bar PNG."""
+    seed: int = 0
+    """Seeds the env start states and the model's noise."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The validated choices of a run."""
+
+    sizes: tuple[int, ...]
+    device: str
+    json_path: str
+    png_path: str
+
+
+def accelerator_present() -> bool:
+    """Whether JAX's default backend is not the CPU."""
+    return jax.default_backend() != "cpu"
+
+
+def plan(args: Args) -> Plan:
+    """Checks the flags (UsageError saying what to fix) and fills in the defaults."""
+    sizes = args.num_envs if args.num_envs is not None else (GPU_SIZES if accelerator_present() else CPU_SIZES)
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--num-envs needs batch sizes >= 1, got {list(sizes)}")
+    for ok, message in (
+        (args.repeats >= 1, f"--repeats must be >= 1, got {args.repeats}"),
+        (args.warmup >= 0, f"--warmup must be >= 0, got {args.warmup}"),
+        (args.render_envs >= 0, f"--render-envs must be >= 0 (0: draw every env), got {args.render_envs}"),
+        (args.max_batch >= 1, f"--max-batch must be >= 1, got {args.max_batch}"),
+        (args.torch_threads >= 0, f"--torch-threads must be >= 0, got {args.torch_threads}"),
+        (1 <= args.n_action_steps <= 16, f"--n-action-steps must be in 1..16, got {args.n_action_steps}"),
+    ):
+        if not ok:
+            raise UsageError(message)
+    from mjx_gr00t.render import BACKENDS
+
+    if args.render_backend not in BACKENDS:
+        raise UsageError(f"--render-backend {args.render_backend!r}: choose from {', '.join(BACKENDS)}")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", args.device):
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+    if args.model is not None:
+        from bridge.groot_layout import checkpoint_kind
+
+        try:
+            checkpoint_kind(args.model)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(f"--model {args.model!r}: {e}") from e
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() and jax.default_backend() == "gpu" else "cpu"
+    json_path = args.out or os.path.join("benchmarks", "results", f"bridge_latency_{machine_tag()}.json")
+    return Plan(tuple(int(n) for n in sizes), device, json_path, os.path.splitext(json_path)[0] + ".png")
+
+
+# ---------------------------------------------------------------------------------------------
+# The workload
+
+
+def start_poses(num_envs: int, seed: int) -> tuple[np.ndarray, Any]:
+    """(qpos (num_envs, nq) float32 of fresh paper_square episodes (DR on), the scene's MjModel)."""
+    from benchmarks.throughput_figures import Spec, plain_env
+
+    env = plain_env(Spec(SCENE, "c", num_envs, True))
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_envs)
+    state = jax.jit(jax.vmap(env.reset))(keys)
+    return np.asarray(state.physics.qpos, np.float32), env.task.mj_model
+
+
+def write_back(carry: Any, chunk: jax.Array, need: jax.Array) -> Any:
+    """The batch's ChunkCarry after a query: `chunk` (B, 16, 6) where `need` (B,), index reset to 0
+    there (as `ChunkedJointBase.plan` does after its host call)."""
+    return carry.replace(chunk=jnp.where(need[:, None, None], chunk, carry.chunk),
+                         index=jnp.where(need, 0, carry.index).astype(jnp.int32))
+
+
+_write_back = jax.jit(write_back)
+
+
+def _tile(images: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first axis of `images` repeated cyclically to length n, twice: in a 64-byte-aligned
+    buffer (JAX shares it) and in numpy's own allocation (as BatchRenderer returns; JAX copies it
+    unless it happens to be aligned)."""
+    plain = np.resize(images, (n, *images.shape[1:]))
+    aligned = aligned_empty(plain.shape, plain.dtype)
+    aligned[...] = plain
+    return aligned, plain
+
+
+class Workload:
+    """The renderer, the GR00T base and the env poses, shared by every batch size."""
+
+    def __init__(self, args: Args, p: Plan, model_dir: str, qpos: np.ndarray, mj_model: Any) -> None:
+        import torch
+
+        from bridge.groot import GrootBase
+        from mjx_gr00t.render import BatchRenderer, RenderBackendError
+
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        try:
+            self.base = GrootBase.from_pretrained(model_dir, max_batch=args.max_batch, device=p.device,
+                                                  n_action_steps=args.n_action_steps)
+        except (FileNotFoundError, ValueError, ImportError) as e:
+            raise UsageError(f"--model {model_dir!r}: {e}") from e
+        cameras = tuple(dict.fromkeys(cam for _, cam in self.base.layout.video))
+        try:
+            self.renderer = BatchRenderer(mj_model, cameras, 224, 224, backend=args.render_backend)
+        except RenderBackendError as e:
+            raise UsageError(f"cannot render here: {e}") from e
+        self.cameras, self.args, self.qpos = cameras, args, qpos
+
+    def query(self, n: int, carry: Any, need: jax.Array, seed: int) -> tuple[dict[str, float], Any]:
+        """One timed chunk query of n envs, where `need` (n,) -> (seconds per part and details, the
+        new carry)."""
+        drawn = n if self.args.render_envs == 0 else min(n, self.args.render_envs)
+        joint_pos = jax.block_until_ready(jnp.asarray(self.qpos[:n, :6]))  # in the env state already
+        t0 = time.perf_counter()
+        images = self.renderer.render(self.qpos[:drawn])
+        draw_measured = time.perf_counter() - t0
+        tiled = {cam: _tile(images[cam], n) for cam in self.cameras}  # untimed: stands in for the rest
+        t0 = time.perf_counter()
+        on_device = jax.block_until_ready({cam: jnp.asarray(img) for cam, (img, _) in tiled.items()})
+        to_jax_s = time.perf_counter() - t0
+        t0 = time.perf_counter()  # a detail, not part of the query: BatchRenderer's own buffers
+        jax.block_until_ready([jnp.asarray(plain) for _, plain in tiled.values()])
+        unaligned_s = time.perf_counter() - t0
+        front = on_device[self.cameras[0]]
+        wrist = on_device.get("wrist", front)
+        t0 = time.perf_counter()
+        chunk = self.base.plan(front, wrist, joint_pos, seed=seed, fallback=carry.chunk)
+        plan_wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        carry = jax.block_until_ready(_write_back(carry, chunk, need))
+        write_back_s = time.perf_counter() - t0
+        timing = self.base.last_timing
+        draw_s = draw_measured * n / drawn
+        parts = {
+            "render": draw_s + to_jax_s, "to_torch": timing["groot/to_torch_time"],
+            "model": timing["groot/model_time"], "to_jax": timing["groot/to_jax_time"],
+            "write_back": write_back_s,
+        }
+        details = {
+            "render_draw_s": draw_s, "render_draw_measured_s": draw_measured, "render_to_jax_s": to_jax_s,
+            "render_to_jax_unaligned_s": unaligned_s, "plan_wall_s": plan_wall,
+            "sub_batches": timing["groot/sub_batches"],
+            "unaligned_buffers_aligned": float(all(p.ctypes.data % XLA_CPU_ALIGNMENT == 0
+                                                   for _, p in tiled.values())),
+        }
+        return {**parts, **details}, carry
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def initial_carry(qpos: np.ndarray, n_action_steps: int, seed: int) -> Any:
+    """A batch's ChunkCarry before its first plan: hold the current joints, plan at once."""
+    from mjx_gr00t.bases.chunked import ChunkCarry
+
+    n = len(qpos)
+    hold = jnp.broadcast_to(jnp.asarray(qpos[:, None, :6]), (n, 16, 6))
+    carry = ChunkCarry(chunk=jnp.array(hold, jnp.float32), index=jnp.full((n,), n_action_steps, jnp.int32),
+                       key=jax.random.split(jax.random.PRNGKey(seed), n), seed=jnp.zeros((n,), jnp.uint32))
+    # Committed, like the jitted outputs that replace it (else the second write-back recompiles).
+    return jax.device_put(carry, jax.devices()[0])
+
+
+def _spread(samples: list[float]) -> dict[str, Any]:
+    return {"median_s": statistics.median(samples), "min_s": min(samples), "max_s": max(samples),
+            "samples_s": samples}
+
+
+def measure(work: Workload, n: int, args: Args) -> dict[str, Any]:
+    """One record: --warmup untimed then --repeats timed queries of n envs."""
+    carry = initial_carry(work.qpos[:n], args.n_action_steps, args.seed)
+    need = jax.device_put(jnp.ones((n,), bool), jax.devices()[0])  # every env plans (after a reset)
+    compiles = compile_count()
+    for i in range(args.warmup):
+        _, carry = work.query(n, carry, need, args.seed + i)
+        compiles = compile_count()
+    runs = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(args.repeats):
+        timing, carry = work.query(n, carry, need, args.seed + args.warmup + i)
+        runs.append(timing)
+    cpu_per_wall = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    totals = [sum(r[p] for p in PARTS) for r in runs]
+    overhead = [sum(r[p] for p in OVERHEAD_PARTS) for r in runs]
+    pct = [100 * o / t for o, t in zip(overhead, totals)]
+    pct_no_render = [100 * o / (t - r["render"]) for o, t, r in zip(overhead, totals, runs)]
+    drawn = n if args.render_envs == 0 else min(n, args.render_envs)
+    total = statistics.median(totals)
+    return {
+        "num_envs": n, "repeats": args.repeats, "warmup": args.warmup,
+        "parts": {p: _spread([r[p] for r in runs]) for p in PARTS},
+        "total": _spread(totals),
+        "overhead": _spread(overhead),
+        "overhead_pct": statistics.median(pct), "overhead_pct_range": [min(pct), max(pct)],
+        "overhead_pct_without_render": statistics.median(pct_no_render),
+        "overhead_pct_without_render_range": [min(pct_no_render), max(pct_no_render)],
+        "render_envs_drawn": drawn, "render_extrapolated": drawn < n,
+        "render_detail": {k: _spread([r[k] for r in runs])
+                          for k in ("render_draw_s", "render_draw_measured_s", "render_to_jax_s",
+                                    "render_to_jax_unaligned_s")},
+        "unaligned_buffers_were_aligned": bool(runs[0]["unaligned_buffers_aligned"]),
+        "plan_wall": _spread([r["plan_wall_s"] for r in runs]),
+        "sub_batches": int(runs[0]["sub_batches"]),
+        "amortised_s_per_env_step": total / (n * args.n_action_steps),
+        "compiles_in_timed_region": compile_count() - compiles,
+        "process_cpu_per_wall": cpu_per_wall,
+        "load_average_1min_after": os.getloadavg()[0],
+    }
+
+
+NOTES: dict[str, str] = {
+    "render": "GL draw of both cameras for every env (scaled from render_envs_drawn envs when "
+              "render_extrapolated) + the images put in JAX arrays on the device (measured at full size; "
+              "64-byte-aligned host buffers, which JAX shares on a CPU instead of copying)",
+    "render_to_jax_unaligned_s": "not in the total: the same hand-over from numpy's own allocation, as "
+                                 "BatchRenderer returns it (JAX copies it on a CPU unless it is 64-byte "
+                                 "aligned; unaligned_buffers_were_aligned says whether it happened to be)",
+    "to_torch": "measured: GrootBase.plan's DLPack jax->torch of images (B,224,224,3) x 2, joints (B,6) "
+                "and fallback chunks (B,16,6), with checks",
+    "model": "measured: normalisation, sub-batched forward, un-normalisation, non-finite repair (full batch)",
+    "to_jax": "measured: DLPack torch->jax of the (B,16,6) chunk",
+    "write_back": "measured: jitted ChunkCarry update with the new chunk",
+    "overhead": "to_torch + to_jax + write_back; overhead_pct = its share of the total, per repeat, median",
+    "contention": "process_cpu_per_wall: this process's CPU seconds per wall second over the timed queries "
+                  "(up to ~1 for this mostly single-threaded work when it has a core to itself; far less "
+                  "when other jobs hold the cores); load_average_1min_after: the machine's 1-min load",
+}
+
+
+def _line(rec: dict[str, Any]) -> str:
+    ms = {p: 1e3 * rec["parts"][p]["median_s"] for p in PARTS}
+    ext = f" (extrapolated from {rec['render_envs_drawn']})" if rec["render_extrapolated"] else ""
+    return (f"n={rec['num_envs']:>5}: render {ms['render']:,.1f} ms{ext}, to-torch {ms['to_torch']:.3f} ms, "
+            f"model {ms['model']:,.1f} ms, to-JAX {ms['to_jax']:.3f} ms, write-back {ms['write_back']:.3f} ms; "
+            f"total {1e3 * rec['total']['median_s']:,.1f} ms; overhead {rec['overhead_pct']:.4f} % "
+            f"({rec['overhead_pct_without_render']:.3f} % without render); "
+            f"CPU/wall {rec['process_cpu_per_wall']:.2f}")
+
+
+COLOURS: dict[str, str] = {"render": "tab:gray", "to_torch": "tab:orange", "model": "tab:blue",
+                           "to_jax": "tab:red", "write_back": "tab:purple"}
+
+
+def plot_parts(data: dict[str, Any], path: str) -> None:
+    """Stacked bars of the median parts per batch size: the whole query, and without rendering."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = data["records"]
+    labels = [str(r["num_envs"]) for r in recs]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for ax, parts, title in ((axes[0], PARTS, "whole chunk query"), (axes[1], PARTS[1:], "without rendering"),
+                             (axes[2], OVERHEAD_PARTS, "the bridge's own parts")):
+        bottom = np.zeros(len(recs))
+        for part in parts:
+            ms = np.array([1e3 * r["parts"][part]["median_s"] for r in recs])
+            ax.bar(labels, ms, bottom=bottom, color=COLOURS[part], label=part.replace("_", "-"))
+            bottom += ms
+        for i, r in enumerate(recs):
+            if parts != OVERHEAD_PARTS:
+                pct = r["overhead_pct"] if parts == PARTS else r["overhead_pct_without_render"]
+                ax.annotate(f"bridge {pct:.3g} %", (i, bottom[i]), ha="center", va="bottom", fontsize=8)
+        ax.set(title=title, xlabel="envs per query", ylabel="ms per chunk query (median)")
+        ax.set_ylim(0, 1.15 * bottom.max())
+        ax.legend(fontsize=7)
+    ext = [r["num_envs"] for r in recs if r["render_extrapolated"]]
+    note = f"; render scaled from {recs[0]['render_envs_drawn']} drawn envs" if ext else ""
+    fig.suptitle(f"GR00T bridge latency, {data['model'].split(',')[0]} ({machine_line(data['machine'])}{note})",
+                 fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_json(data: dict[str, Any], path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Runs every batch size; returns the JSON record (also written to disk with the PNG)."""
+    p = plan(args)
+    info = machine()
+    data: dict[str, Any] = {
+        "machine": info, "machine_tag": machine_tag(), "settings": dataclasses.asdict(args),
+        "device": p.device, "scene": SCENE, "notes": NOTES, "target_overhead_pct": TARGET_PCT,
+        "load_average_1min_start": os.getloadavg()[0], "records": [], "skipped": [],
+    }
+    print(f"machine: {machine_line(info)}\nsizes {list(p.sizes)}, torch device {p.device}; writing "
+          f"{p.json_path}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bridge_latency_") as tmp:
+        model = args.model
+        if model is None:
+            from bridge.tiny import write_checkpoint
+
+            model = write_checkpoint(os.path.join(tmp, "tiny"), seed=args.seed)
+        data["model"] = args.model or "bridge.tiny checkpoint (random weights), so100_dualcam"
+        qpos, mj_model = start_poses(max(p.sizes), args.seed)
+        work = Workload(args, p, model, qpos, mj_model)
+        try:
+            for n in p.sizes:
+                print(f"{n} envs ... ", end="", flush=True)
+                try:
+                    rec = measure(work, n, args)
+                except MemoryError as err:
+                    data["skipped"].append({"num_envs": n, "reason": f"MemoryError: {err}"})
+                    print("skipped, out of memory", flush=True)
+                    continue
+                rec["machine"] = machine_line(info)
+                data["records"].append(rec)
+                print(_line(rec), flush=True)
+                write_json(data, p.json_path)
+        finally:
+            work.close()
+    write_json(data, p.json_path)
+    if args.plot and data["records"]:
+        plot_parts(data, p.png_path)
+    print(f"wrote {p.json_path}" + (f" and {p.png_path}" if args.plot and data["records"] else ""), flush=True)
+    return data
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,0 +1,222 @@
+"""GR00T data configs, key maps and checkpoint metadata: what the bridge knows about a checkpoint's
+layout, without torch or the model.
+
+    layout = resolve_layout("so100_dualcam", "cam01_arm0")   # keys after the fine-tune's key map
+    emb = embodiment_metadata(read_metadata(ckpt_dir), "new_embodiment")
+    check_layout(layout, emb)                               # ValueError naming every mismatch
+    lo, hi = min_max(emb, layout.state, "state")            # (D,) float64 each, LeRobot units
+
+`checkpoint_kind(path)` tells a tiny checkpoint from a real GR00T one by its config.json.
+`normalise_min_max` / `unnormalise_min_max` are Isaac-GR00T's min-max mode on torch tensors (torch
+is imported when they run, so this module loads without it).
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+LANGUAGE_KEY: str = "annotation.human.task_description"
+TINY_MODEL_TYPE: str = "tiny_gr00t"
+GR00T_MODEL_TYPES: tuple[str, ...] = ("gr00t_n1_5",)
+KNOWN_MODEL_TYPES: tuple[str, ...] = (TINY_MODEL_TYPE, *GR00T_MODEL_TYPES)
+METADATA_FILE: str = os.path.join("experiment_cfg", "metadata.json")
+DEFAULT_TASK: str = "Slide the paper into the red square."
+DEFAULT_DENOISING_STEPS: int = 4
+"""Flow-matching Euler steps per query (Isaac-GR00T's default)."""
+SO101_JOINT_RANGES: tuple[tuple[float, float], ...] = (
+    (-1.91986, 1.91986), (-1.7453293, 1.7453293), (-1.69, 1.69), (-1.658063, 1.658063),
+    (-2.7438473, 2.7438473), (-0.174533, 1.7453292),
+)
+"""Sim joint ranges in rad, shoulder_pan ... gripper, as in envs_xml/so101.xml (tested)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """A GR00T data config, reduced to what the bridge needs."""
+
+    name: str
+    video: tuple[tuple[str, str], ...]
+    """(video key, sim camera 'front' or 'wrist'), in the model's view order."""
+    state: tuple[tuple[str, int], ...]
+    """(state key, size); concatenated they are the six sim joints, shoulder_pan ... gripper."""
+    action: tuple[tuple[str, int], ...]
+    """(action key, size), in the same joint order."""
+    language_key: str = LANGUAGE_KEY
+    action_horizon: int = 16
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in (*self.video, *self.state, *self.action))
+
+
+_ARM = (("state.single_arm", 5), ("state.gripper", 1))
+DATA_CONFIGS: dict[str, DataConfig] = {
+    "so100_dualcam": DataConfig("so100_dualcam", (("video.front", "front"), ("video.wrist", "wrist")),
+                                _ARM, (("action.single_arm", 5), ("action.gripper", 1))),
+    "so100": DataConfig("so100", (("video.webcam", "front"),), _ARM,
+                        (("action.single_arm", 5), ("action.gripper", 1))),
+}
+KEY_MAPS: dict[str, dict[str, str]] = {
+    "cam01_arm0": {
+        "video.front": "video.image_cam_0", "video.wrist": "video.image_cam_1",
+        "state.single_arm": "state.arm_0", "state.gripper": "state.arm_0",
+        "action.single_arm": "action.arm_0", "action.gripper": "action.arm_0",
+    },
+}
+"""Named key maps for fine-tunes (data-config key -> checkpoint key)."""
+
+
+def _merge(keys: tuple[tuple[str, int], ...], key_map: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """Renames keys; adjacent keys renamed to one target are concatenated (sizes add up)."""
+    out: list[tuple[str, int]] = []
+    for key, size in keys:
+        target = key_map.get(key, key)
+        if out and out[-1][0] == target:
+            out[-1] = (target, out[-1][1] + size)
+        elif any(k == target for k, _ in out):
+            raise ValueError(f"key map sends non-adjacent keys to {target!r}; only adjacent keys concatenate")
+        else:
+            out.append((target, size))
+    return tuple(out)
+
+
+def resolve_layout(data_config: str, key_map: Mapping[str, str] | str | None = None) -> DataConfig:
+    """The data config named `data_config` with the checkpoint's own keys (after `key_map`).
+
+    key_map: data-config key -> checkpoint key, or a name in KEY_MAPS, or None.
+    """
+    if data_config not in DATA_CONFIGS:
+        raise ValueError(f"unknown data config {data_config!r}; known: {sorted(DATA_CONFIGS)}")
+    base = DATA_CONFIGS[data_config]
+    if isinstance(key_map, str):
+        if key_map not in KEY_MAPS:
+            raise ValueError(f"unknown key map {key_map!r}; known: {sorted(KEY_MAPS)}, or pass a dict")
+        key_map = KEY_MAPS[key_map]
+    key_map = dict(key_map or {})
+    unknown = sorted(set(key_map) - set(base.keys))
+    if unknown:
+        raise ValueError(
+            f"key map names keys {unknown} that data config {data_config!r} lacks; it has {list(base.keys)}"
+        )
+    for src, dst in key_map.items():
+        if dst.split(".", 1)[0] != src.split(".", 1)[0] or "." not in dst:
+            raise ValueError(f"key map must keep the modality: {src!r} -> {dst!r}")
+    video = tuple((key_map.get(k, k), cam) for k, cam in base.video)
+    if len({k for k, _ in video}) != len(video):
+        raise ValueError(f"key map sends two cameras to one video key: {video}")
+    return dataclasses.replace(base, video=video, state=_merge(base.state, key_map),
+                               action=_merge(base.action, key_map))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoint metadata (Isaac-GR00T's experiment_cfg/metadata.json)
+
+
+def read_metadata(model_dir: str) -> dict[str, Any]:
+    """The parsed experiment_cfg/metadata.json: embodiment tag -> {statistics, modalities, embodiment_tag}."""
+    path = os.path.join(model_dir, METADATA_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path!r} is missing: a GR00T checkpoint directory must hold {METADATA_FILE} with the "
+            "per-embodiment normalisation statistics (a tiny one: `python -m bridge.tiny --out DIR`)"
+        )
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path!r} is not valid JSON: {e}") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path!r} must map embodiment tags to metadata, got {type(meta).__name__}")
+    return meta
+
+
+def metadata_sha256(model_dir: str) -> str | None:
+    """SHA-256 of model_dir's experiment_cfg/metadata.json, None when there is no such file."""
+    path = os.path.join(model_dir, METADATA_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def embodiment_metadata(meta: Mapping[str, Any], tag: str, where: str = "metadata.json") -> dict[str, Any]:
+    """meta[tag], or a ValueError naming the tags that exist."""
+    if tag not in meta:
+        raise ValueError(f"embodiment tag {tag!r} is not in {where}; it has {sorted(meta)}")
+    return meta[tag]
+
+
+def check_layout(layout: DataConfig, emb: Mapping[str, Any], where: str = "the checkpoint") -> None:
+    """Raises ValueError unless every key of `layout` is in the checkpoint's metadata with its size."""
+    try:
+        mods, stats = emb["modalities"], emb["statistics"]
+        have = {m: dict(mods[m]) for m in ("video", "state", "action")}
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"metadata of {where} lacks 'modalities'/'statistics' entries: {e}") from e
+    problems = [f"{k} (not among video keys {sorted(have['video'])})"
+                for k, _ in layout.video if k.split(".", 1)[1] not in have["video"]]
+    for modality, keys in (("state", layout.state), ("action", layout.action)):
+        for key, size in keys:
+            sub = key.split(".", 1)[1]
+            if sub not in have[modality] or sub not in stats.get(modality, {}):
+                problems.append(f"{key} (not among {modality} keys {sorted(have[modality])})")
+            elif list(have[modality][sub].get("shape", [])) != [size]:
+                problems.append(f"{key} has shape {have[modality][sub].get('shape')} in the metadata, "
+                                f"the data config wants [{size}]")
+    if problems:
+        raise ValueError(
+            f"data config {layout.name!r} (after the key map) does not match {where}: " + "; ".join(problems)
+            + ". Pick the matching data config or pass a key_map."
+        )
+
+
+def min_max(
+    emb: Mapping[str, Any], keys: Sequence[tuple[str, int]], modality: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max), each the concatenation over `keys` of the metadata's statistics, float64."""
+    stats = emb["statistics"][modality]
+    lo = np.concatenate([np.asarray(stats[k.split(".", 1)[1]]["min"], np.float64) for k, _ in keys])
+    hi = np.concatenate([np.asarray(stats[k.split(".", 1)[1]]["max"], np.float64) for k, _ in keys])
+    return lo, hi
+
+
+def normalise_min_max(x: "torch.Tensor", lo: "torch.Tensor", hi: "torch.Tensor") -> "torch.Tensor":
+    """Isaac-GR00T's min_max mode: 2 (x - min) / (max - min) - 1, and 0 where max == min.
+
+    x (..., D), lo and hi (D,): torch tensors on one device."""
+    import torch
+
+    span = hi - lo
+    return torch.where(span != 0, 2 * (x - lo) / torch.where(span != 0, span, 1) - 1, 0)
+
+
+def unnormalise_min_max(x: "torch.Tensor", lo: "torch.Tensor", hi: "torch.Tensor") -> "torch.Tensor":
+    """Inverse of `normalise_min_max`: (x + 1) / 2 (max - min) + min (no clipping, as Isaac-GR00T)."""
+    return (x + 1) / 2 * (hi - lo) + lo
+
+
+def checkpoint_kind(model_path: str) -> tuple[str, bool]:
+    """('tiny' or 'gr00t', is_local_dir) from config.json's model_type; non-directories are HF ids."""
+    if not os.path.isdir(model_path):
+        if os.path.exists(model_path) or not re.fullmatch(r"[\w.-]+/[\w.-]+", model_path):
+            raise FileNotFoundError(f"{model_path!r} is neither a checkpoint directory nor a Hugging Face id")
+        return "gr00t", False
+    path = os.path.join(model_path, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path!r} is missing: not a GR00T or bridge.tiny checkpoint directory")
+    with open(path) as f:
+        model_type = json.load(f).get("model_type")
+    if model_type == TINY_MODEL_TYPE:
+        return "tiny", True
+    if model_type in GR00T_MODEL_TYPES:
+        return "gr00t", True
+    raise ValueError(f"{path!r} has model_type {model_type!r}; known: {KNOWN_MODEL_TYPES}")
