@@ -5,10 +5,13 @@ progress bar and metrics log, checkpoints every `checkpoint_every` iterations, a
 Ctrl-C, and honours --stop-after. Everything inside an iteration is the trainer's jitted call.
 """
 
+import contextlib
 import dataclasses
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -51,6 +54,33 @@ def open_checkpoints(out: str, algo: str, args: Any, saved_args: dict[str, Any],
     return ckpt, state
 
 
+@contextlib.contextmanager
+def ctrl_c_requests() -> Iterator[threading.Event]:
+    """An Event set by Ctrl-C (SIGINT) while the block runs, so the loop stops between iterations.
+
+    A KeyboardInterrupt raised at an arbitrary point (inside a host callback, or in the middle of an
+    orbax save) can leave a lock held and hang the save that follows; a flag cannot. A second
+    Ctrl-C raises KeyboardInterrupt at once. Outside the main thread signals cannot be caught, and
+    the Event is never set."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        print("\nCtrl-C: stopping after this iteration, with a checkpoint (again to abort at once)",
+              file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_loop(
     out: str, algo: str, args: Any, saved_args: dict[str, Any], ckpt: Checkpointer, state: Any,
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
@@ -63,18 +93,17 @@ def run_loop(
     if args.stop_after is not None:
         stop_at = min(stop_at, int(state.iteration) + args.stop_after)
     resume_hint = f"python -m train.residual_{algo} --resume {out}"
-    interrupted = False
     with MetricsLog(out, args.wandb, "mjx-gr00t", saved_args, total_steps=total_iterations * steps_per_iteration,
-                    initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}") as log:
-        try:
-            while int(state.iteration) < stop_at:
-                state, metrics = train_step(state)
-                iteration = int(state.iteration)
-                log.write(int(state.env_steps), jax.device_get(metrics))
-                if iteration % args.checkpoint_every == 0 or iteration == stop_at:
-                    ckpt.save(iteration, state)
-        except KeyboardInterrupt:
-            interrupted = True
+                    initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}") as log, \
+            ctrl_c_requests() as ctrl_c:
+        while int(state.iteration) < stop_at and not ctrl_c.is_set():
+            state, metrics = train_step(state)
+            iteration = int(state.iteration)
+            log.write(int(state.env_steps), jax.device_get(metrics))
+            if iteration % args.checkpoint_every == 0 or iteration == stop_at:
+                ckpt.save(iteration, state)
+        interrupted = ctrl_c.is_set()
+        if interrupted:
             if ckpt.latest_step() != int(state.iteration):
                 ckpt.save(int(state.iteration), state)
             log.close()
