@@ -24,6 +24,8 @@ from bridge.groot import (
 )
 
 B = 5
+from groot_samples import random_obs  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 RANGES = np.asarray(SO101_JOINT_RANGES)
 TOL = 1e-5
@@ -42,11 +44,7 @@ def base(tiny_dir: str) -> GrootBase:
 
 
 def _obs(seed: int = 0, n: int = B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    front = rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
-    wrist = rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
-    q = rng.uniform(0.7 * RANGES[:, 0], 0.7 * RANGES[:, 1], (n, 6)).astype(np.float32)
-    return front, wrist, q
+    return random_obs(seed, n)
 
 
 def _to_lerobot(q: np.ndarray) -> np.ndarray:

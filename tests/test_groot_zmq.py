@@ -27,6 +27,8 @@ from bridge.groot_zmq import (  # noqa: E402
     unpack,
 )
 
+from groot_samples import random_obs  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TOKEN = "s3cret"
 ZMQ_TOL = 0.0
@@ -89,11 +91,7 @@ def client(server: tuple[subprocess.Popen, str]) -> Iterator[ZmqClient]:
 
 
 def _obs(seed: int = 0, n: int = B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    front = rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
-    wrist = rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
-    q = rng.uniform(0.7 * RANGES[:, 0], 0.7 * RANGES[:, 1], (n, 6)).astype(np.float32)
-    return front, wrist, q
+    return random_obs(seed, n)
 
 
 def _free_port() -> int:
