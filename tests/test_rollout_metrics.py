@@ -7,6 +7,7 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from mjx_gr00t.rl import ppo, sac
 from mjx_gr00t.rl.rollout import EPISODE_MEANS, RolloutStats, rollout_metrics
@@ -58,3 +59,16 @@ def test_metrics_log_and_plot_take_nan(tmp_path) -> None:
     png = tmp_path / "curve.png"
     plot_learning_curve(str(tmp_path / "metrics.jsonl"), str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_learning_curve_is_an_episode_weighted_trailing_mean() -> None:
+    from train.metrics_log import _series
+
+    records = [{"env_steps": 1, "rollout/success_rate": 1.0, "rollout/episodes": 60.0},
+               {"env_steps": 2, "rollout/success_rate": None, "rollout/episodes": 0.0},
+               {"env_steps": 3, "rollout/success_rate": 0.0, "rollout/episodes": 60.0},
+               {"env_steps": 4, "rollout/success_rate": 0.5, "rollout/episodes": 60.0}]
+    xs, ys = _series(records, "rollout/success_rate", min_episodes=100)
+    assert xs == (1, 3, 4)
+    # 60 episodes at 1.0; then 120 at (1, 0); then the oldest record drops out: 120 at (0, 0.5)
+    assert ys == pytest.approx((1.0, 0.5, 0.25))

@@ -6,6 +6,7 @@
     plot_learning_curve(out + "/metrics.jsonl", out + "/learning_curve.png")
 """
 
+import collections
 import hashlib
 import json
 import math
@@ -113,11 +114,33 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
     return records
 
 
-def _series(records: list[dict[str, Any]], key: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """(env_steps, values) of the records that have a value for `key` (episode means are null in
-    iterations where no episode ended; matplotlib would leave such isolated points undrawn)."""
-    points = [(r["env_steps"], r[key]) for r in records if r.get(key) is not None]
-    return tuple(zip(*points)) if points else ((), ())  # type: ignore[return-value]
+SMOOTH_EPISODES: int = 100
+"""Learning curves average episode metrics over the trailing iterations holding this many episodes."""
+
+
+def _series(records: list[dict[str, Any]], key: str,
+            min_episodes: int = SMOOTH_EPISODES) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(env_steps, values) of `key` per record that has a value. With `rollout/episodes` logged, each
+    value is the episode-weighted mean over the trailing records holding >= `min_episodes` episodes
+    (records without finished episodes are skipped), so the curve shows a rate, not per-iteration noise."""
+    if not any("rollout/episodes" in r for r in records):
+        points = [(r["env_steps"], r[key]) for r in records if r.get(key) is not None]
+        return tuple(zip(*points)) if points else ((), ())  # type: ignore[return-value]
+    window: collections.deque[tuple[float, float]] = collections.deque()
+    episodes = total = 0.0
+    xs, ys = [], []
+    for r in records:
+        n, value = r.get("rollout/episodes") or 0, r.get(key)
+        if value is None or n <= 0:
+            continue
+        window.append((n, value))
+        episodes, total = episodes + n, total + n * value
+        while len(window) > 1 and episodes - window[0][0] >= min_episodes:
+            n0, v0 = window.popleft()
+            episodes, total = episodes - n0, total - n0 * v0
+        xs.append(r["env_steps"])
+        ys.append(total / episodes)
+    return tuple(xs), tuple(ys)
 
 
 def plot_learning_curve(metrics_path: str, png_path: str, title: str = "",
@@ -130,9 +153,10 @@ def plot_learning_curve(metrics_path: str, png_path: str, title: str = "",
 
     records = read_metrics(metrics_path)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(*_series(records, "rollout/success_rate"), label="training rollouts")
+    ax1.plot(*_series(records, "rollout/success_rate"),
+             label=f"training rollouts (mean of the last {SMOOTH_EPISODES} episodes)")
     for name, rate in (baselines or {}).items():
-        ax1.axhline(rate, linestyle="--", color="grey" if "base" in name else "green", label=name)
+        ax1.axhline(rate, linestyle="--", color="green" if "residual" in name else "grey", label=name)
     ax1.set(xlabel="env steps", ylabel="success rate", ylim=(0, 1), title="success")
     ax1.legend(loc="lower right")
     ax2.plot(*_series(records, "rollout/ep_rew_mean"))
