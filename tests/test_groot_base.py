@@ -180,6 +180,13 @@ def test_groot_without_model_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(SystemExit, match="--groot-n-action-steps must be in 1..16"):
         residual_ppo.main(["--base", "groot", "--groot-model", "x", "--groot-n-action-steps", "17",
                            "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit, match="--groot-server must be tcp://HOST:PORT"):
+        residual_ppo.main(["--base", "groot", "--groot-server", "bad host:x", "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit, match="--groot-server applies to --base groot only"):
+        residual_ppo.main(["--base", "ik", "--groot-server", "tcp://h:5555", "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit, match="--groot-timeout must be > 0"):
+        residual_ppo.main(["--base", "groot", "--groot-server", "tcp://h:5555", "--groot-timeout", "0",
+                           "--out", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
 
 
