@@ -86,6 +86,25 @@ def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path):
     jax.tree.map(np.testing.assert_array_equal, tree_a, tree_b)
 
 
+def test_resume_with_more_total_steps_equals_the_longer_run(tmp_path):
+    longer, extended = tmp_path / "longer", tmp_path / "extended"
+    _run(longer, "--eval-episodes", "0", "--total-steps", "48")
+    _run(extended, "--eval-episodes", "0")
+    first = read_metrics(str(extended / "metrics.jsonl"))[-1]["time/wall_s"]
+    summary = residual_sac.main(["--resume", str(extended), "--eval-episodes", "0", "--total-steps", "48"])
+    (tree_a, steps_a), (tree_b, steps_b) = _saved(longer), _saved(extended)
+    assert steps_a == steps_b == 48
+    jax.tree.map(np.testing.assert_array_equal, tree_a, tree_b)
+    record = json.loads((extended / "run.json").read_text())
+    assert record["args"]["total_steps"] == 48
+    assert [(c["total_steps"]["from"], c["total_steps"]["to"]) for c in record["changed_on_resume"]] == [(32, 48)]
+    walls = [r["time/wall_s"] for r in read_metrics(str(extended / "metrics.jsonl"))]
+    assert walls == sorted(walls) and walls[4] > first     # training time counts on across the resume
+    assert summary["wall_time_s"] == pytest.approx(walls[-1], rel=0.5) and summary["wall_time_s"] > first
+    with pytest.raises(SystemExit, match="below the 48 env steps"):
+        residual_sac.main(["--resume", str(extended), "--eval-episodes", "0", "--total-steps", "40"])
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

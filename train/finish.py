@@ -4,7 +4,8 @@ Shared by the trainers and `train.evaluate`, so the summary and the evaluate JSO
     {"scene", "episodes", "seed", "base_name", "alpha",
      "base": {success_rate, success_ci95, mean_return, mean_final_distance, ...},
      "residual": {the same keys}}
-and the training run adds wall_time_s, env_steps, env_steps_per_s and the machine.
+and the training run adds wall_time_s (training time summed over resumes), env_steps,
+env_steps_per_s (of the last invocation) and the machine.
 """
 
 import functools
@@ -21,6 +22,7 @@ from mjx_gr00t.evaluation import format_table, run_episodes, summarise
 from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.residual import scale_residual
 from train import run_dir
+from train.loop import LoopResult
 from train.metrics_log import METRICS_FILE, plot_learning_curve
 
 from train.trained import PolicyFn
@@ -68,12 +70,12 @@ def evaluation_record(
 
 def finish_run(
     out: str, env: EpisodeEnv, args: Any, policy_fn: PolicyFn, params: Any,
-    export: Callable[[str], None], wall_time_s: float, steps_this_run: int, env_steps: int,
+    export: Callable[[str], None], result: LoopResult,
 ) -> dict[str, Any]:
     """Evaluates, prints the table, writes summary.json, the export and the learning curve.
 
     args: the trainer's Args (scene, base, alpha, eval_episodes, eval_seed). export(dir) writes
-    the residual's weights to `dir`. Returns the summary record. Every process evaluates (the
+    the residual's weights to `dir`. result: the training loop's outcome (times, env steps). Returns the summary record. Every process evaluates (the
     episodes may span hosts); only process 0 writes files.
     """
     record: dict[str, Any] = {"scene": args.scene, "base_name": args.base}
@@ -87,9 +89,9 @@ def finish_run(
         baselines = {f"{args.base} base alone (eval)": results["base"]["success_rate"],
                      "base + residual (eval)": results["residual"]["success_rate"]}
     record.update({
-        "wall_time_s": wall_time_s,
-        "env_steps": env_steps,
-        "env_steps_per_s": steps_this_run / max(wall_time_s, 1e-9),
+        "wall_time_s": result.wall_time_s,
+        "env_steps": int(result.state.env_steps),
+        "env_steps_per_s": result.env_steps_per_s,
         "machine": machine_line(machine()),
     })
     if not is_main_process():

@@ -18,7 +18,7 @@ import jax
 
 from mjx_gr00t.checkpoint import Checkpointer, ConfigMismatchError
 from train import run_dir
-from train.metrics_log import MetricsLog
+from train.metrics_log import METRICS_FILE, MetricsLog, wall_time_at
 
 # Flags that may differ on --resume without changing what is being trained (where the GR00T base
 # runs, its server's address, and on how many torch threads, is a machine matter: a run may move).
@@ -31,26 +31,40 @@ RESUME_MAY_CHANGE: tuple[str, ...] = (
 @dataclasses.dataclass(frozen=True)
 class LoopResult:
     """state: the final TrainState. finished: all iterations done (not stopped early).
-    wall_time_s: time spent in the loop. steps_this_run: env steps taken in this invocation."""
+    wall_time_s: training time of the whole run, summed over its resumes (as time/wall_s in
+    metrics.jsonl). run_wall_time_s, steps_this_run: time spent and env steps taken in this invocation."""
 
     state: Any
     finished: bool
     wall_time_s: float
+    run_wall_time_s: float
     steps_this_run: int
 
+    @property
+    def env_steps_per_s(self) -> float:
+        """Env steps per second of this invocation."""
+        return self.steps_this_run / max(self.run_wall_time_s, 1e-9)
 
-def open_checkpoints(out: str, algo: str, args: Any, saved_args: dict[str, Any], state: Any) -> tuple[Checkpointer, Any]:
-    """The run's Checkpointer, and `state` restored from its latest step when args.resume."""
+
+def open_checkpoints(
+    out: str, algo: str, args: Any, saved_args: dict[str, Any], state: Any, may_extend: tuple[str, ...] = (),
+) -> tuple[Checkpointer, Any]:
+    """The run's Checkpointer, and `state` restored from its latest step when args.resume.
+
+    may_extend: further flags this trainer lets differ on --resume (SAC: "total_steps", which sets
+    nothing but the iteration count). A changed one is written back to run.json, so that a later
+    plain --resume keeps it, and the change is recorded there under "changed_on_resume"."""
     ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=args.keep_checkpoints, config={"algo": algo, **saved_args})
     if args.resume:
         if ckpt.latest_step() is None:
             raise run_dir.UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
         try:
-            ckpt.check_config({"algo": algo, **saved_args}, ignore=RESUME_MAY_CHANGE)
+            ckpt.check_config({"algo": algo, **saved_args}, ignore=RESUME_MAY_CHANGE + may_extend)
         except ConfigMismatchError as e:
             raise run_dir.UsageError(str(e)) from e
         state = ckpt.restore(state)
         print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
+        run_dir.record_resume_changes(out, {k: saved_args[k] for k in may_extend})
     return ckpt, state
 
 
@@ -86,15 +100,24 @@ def run_loop(
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
     total_iterations: int,
 ) -> LoopResult:
-    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C."""
+    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
+
+    UsageError if the restored state is already past `total_iterations` (a --total-steps lowered
+    on --resume)."""
     start = time.perf_counter()
     first_steps = int(state.env_steps)
+    if int(state.iteration) > total_iterations:
+        raise run_dir.UsageError(
+            f"--total-steps {args.total_steps:,} is below the {first_steps:,} env steps this run has "
+            f"already taken; pass at least {first_steps:,}")
+    wall_before = wall_time_at(f"{out}/{METRICS_FILE}", first_steps) if args.resume else 0.0
     stop_at = total_iterations
     if args.stop_after is not None:
         stop_at = min(stop_at, int(state.iteration) + args.stop_after)
     resume_hint = f"python -m train.residual_{algo} --resume {out}"
     with MetricsLog(out, args.wandb, "mjx-gr00t", saved_args, total_steps=total_iterations * steps_per_iteration,
-                    initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}") as log, \
+                    initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}",
+                    initial_wall_s=wall_before) as log, \
             ctrl_c_requests() as ctrl_c:
         while int(state.iteration) < stop_at and not ctrl_c.is_set():
             state, metrics = train_step(state)
@@ -115,5 +138,6 @@ def run_loop(
     finished = int(state.iteration) >= total_iterations
     if not finished:
         print(f"stopped at iteration {int(state.iteration)} of {total_iterations}; continue with {resume_hint}")
-    return LoopResult(state=state, finished=finished, wall_time_s=time.perf_counter() - start,
+    run_wall = time.perf_counter() - start
+    return LoopResult(state=state, finished=finished, wall_time_s=wall_before + run_wall, run_wall_time_s=run_wall,
                       steps_this_run=int(state.env_steps) - first_steps)

@@ -33,13 +33,13 @@ class MetricsLog:
 
     def __init__(
         self, out: str, wandb_mode: WandbMode, project: str, config: dict[str, Any],
-        total_steps: int, initial_steps: int = 0, name: str | None = None,
+        total_steps: int, initial_steps: int = 0, name: str | None = None, initial_wall_s: float = 0.0,
     ) -> None:
         self.path = os.path.join(out, METRICS_FILE)
         self._main = is_main_process()
         self._shown: dict[str, float] = {}
         self._file = open(self.path if self._main else os.devnull, "a")
-        self._start = time.perf_counter()
+        self._start = time.perf_counter() - initial_wall_s   # time/wall_s counts on across resumes
         self._last_time, self._last_steps = self._start, initial_steps
         self._bar = tqdm(total=total_steps, initial=initial_steps, unit="step", unit_scale=True,
                          dynamic_ncols=True, desc=name, disable=not self._main)
@@ -54,7 +54,9 @@ class MetricsLog:
             )
 
     def write(self, env_steps: int, metrics: dict[str, float]) -> dict[str, float]:
-        """Logs one iteration's scalars at `env_steps`; adds time/{wall_s, env_steps_per_s}."""
+        """Logs one iteration's scalars at `env_steps`; adds time/{wall_s, env_steps_per_s}.
+
+        time/wall_s is the training time since the run began, summed over its resumes."""
         now = time.perf_counter()
         rate = (env_steps - self._last_steps) / max(now - self._last_time, 1e-9)
         self._last_time, self._last_steps = now, env_steps
@@ -112,6 +114,15 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return records
+
+
+def wall_time_at(path: str, env_steps: int) -> float:
+    """time/wall_s of the last record of metrics file `path` at or before `env_steps` (0 if none):
+    the training time a run had spent when its checkpoint at `env_steps` was written."""
+    if not os.path.exists(path):
+        return 0.0
+    done = [r for r in read_metrics(path) if r.get("env_steps", math.inf) <= env_steps]
+    return float(done[-1].get("time/wall_s") or 0.0) if done else 0.0
 
 
 SMOOTH_EPISODES: int = 100

@@ -56,7 +56,8 @@ class Args(RunFlags):
     num_envs: int = 256
     """Parallel envs."""
     total_steps: int = 3_000_000
-    """Env steps to train for (rounded up to whole iterations of num_envs * unroll_length)."""
+    """Env steps to train for (rounded up to whole iterations of num_envs * unroll_length). Fixed for a
+    run: the learning rate decays to it, so --resume cannot change it."""
     alpha: float = 1.0
     """Residual scale: total = clip(base + alpha * residual), in units of the action limit (1: the
     residual can cancel the base's largest step)."""
@@ -167,8 +168,7 @@ def train(args: Args) -> dict[str, Any]:
     params, normalizer = state.policy_params, state.normalizer
     return finish_run(
         out, env, args, policy_fn=residual_policy(config), params=(params, normalizer),
-        export=lambda d: export_ppo(d, args, env, params, normalizer), wall_time_s=result.wall_time_s,
-        steps_this_run=result.steps_this_run, env_steps=int(state.env_steps),
+        export=lambda d: export_ppo(d, args, env, params, normalizer), result=result,
     )
 
 

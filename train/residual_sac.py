@@ -4,6 +4,7 @@
     python -m train.residual_sac --scene fetch_pick_place --base script
     python -m train.residual_sac --scene paper_square --base ik --no-her
     python -m train.residual_sac --resume runs/<dir>                # continue exactly
+    python -m train.residual_sac --resume runs/<dir> --total-steps 2000000   # train a run further
 
 Measured (2-core AMD EPYC, no GPU, DR on, 256 held-out episodes; other jobs shared the CPU, so the
 times are upper bounds): the defaults (fetch_push, zero base, SAC + HER, 640k env steps) reach
@@ -62,7 +63,8 @@ class Args(RunFlags):
     num_envs: int = 32
     """Parallel envs."""
     total_steps: int = 640_000
-    """Env steps to train for (rounded up to whole iterations)."""
+    """Env steps to train for (rounded up to whole iterations). May be raised on --resume to train a
+    run further: it sets nothing but the iteration count, so the result is the longer run's."""
     alpha: float = 1.0
     """Residual scale: total = clip(base + alpha * residual), in units of the action limit."""
     residual_apply_start: float = 1.0
@@ -189,7 +191,7 @@ def train(args: Args) -> dict[str, Any]:
     train_step = sac.make_train_step(config, env, alpha_fn=args.alpha_fn(), apply_prob_fn=args.apply_prob_fn(),
                                      donate=False)
     train_step = with_groot_metrics(train_step, env, args.steps_per_call)
-    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state)
+    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, may_extend=("total_steps",))
     print(f"{args.scene}: base {args.base}, HER {'on' if args.her else 'off'}, engine "
           f"{env.task.task.engine_name}, {args.num_envs} envs, {args.steps_per_call:,} steps and "
           f"{config.updates_per_iteration} updates per iteration, {args.total_iterations} iterations; "
@@ -202,8 +204,7 @@ def train(args: Args) -> dict[str, Any]:
     params = (state.learner.actor_params, state.normalizer)
     return finish_run(
         out, env, args, policy_fn=residual_policy(config), params=params,
-        export=lambda d: export_sac(d, args, env, config, *params), wall_time_s=result.wall_time_s,
-        steps_this_run=result.steps_this_run, env_steps=int(state.env_steps),
+        export=lambda d: export_sac(d, args, env, config, *params), result=result,
     )
 
 

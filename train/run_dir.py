@@ -170,6 +170,19 @@ def prepare_out(out: str, algo: str, args: dict[str, Any], resume: bool, overwri
         raise UsageError(f"cannot write to --out {out!r}: {e.strerror or e}; choose a writable directory") from e
 
 
+def record_resume_changes(out: str, now: dict[str, Any]) -> None:
+    """Writes flags that changed on --resume (`now`: flag -> new value) into `out`/run.json's args,
+    each change listed under "changed_on_resume" with the time. Only process 0 writes."""
+    record = read_run(out)
+    changed = {k: [record["args"].get(k), v] for k, v in now.items() if record["args"].get(k) != v}
+    if not changed or not is_main_process():
+        return
+    record["args"].update({k: v for k, (_, v) in changed.items()})
+    record.setdefault("changed_on_resume", []).append(
+        {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **{k: {"from": a, "to": b} for k, (a, b) in changed.items()}})
+    write_json_atomic(os.path.join(out, RUN_FILE), record)
+
+
 def default_out(algo: str, scene: str, base: str) -> str:
     """A fresh run directory name, runs/<algo>-<scene>-<base>-<YYYYmmdd-HHMMSS>."""
     return os.path.join("runs", f"{algo}-{scene}-{base}-{time.strftime('%Y%m%d-%H%M%S')}")
