@@ -7,6 +7,7 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ import pytest
 
 from mjx_gr00t.residual import AlphaSchedule
 from mjx_gr00t.rl import ppo
-from train import ablate_dr, ablate_grid
+from train import ablate_dr, ablate_grid, ablate_train
 from train.metrics_log import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -149,6 +150,25 @@ def test_vmapped_cell_equals_the_same_cell_trained_alone(built):
         np.testing.assert_allclose(grid_metrics[key][g], alone_metrics[key], rtol=1e-4, err_msg=key)
 
 
+def test_ctrl_c_stops_after_the_iteration_with_exit_130(tmp_path, monkeypatch):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not handled by Python's default handler here")
+    write = ablate_train.MetricsLog.write
+
+    def write_then_ctrl_c(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C while the first iteration is logged
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(ablate_train.MetricsLog, "write", write_then_ctrl_c)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stop:
+        ablate_dr.main([*TINY, "--out", str(out)])
+    assert stop.value.code == 130
+    assert [r["iteration"] for r in read_metrics(str(out / "metrics.jsonl"))] == [1]
+    assert not (out / "summary.json").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_unknown_arm_is_a_clear_error(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(SystemExit, match=r"--arms: unknown arm\(s\) 'frcition'; valid arms: none, paper_xy, "
@@ -192,7 +212,7 @@ SHARDED = """
 import mjx_gr00t
 import jax, numpy as np
 from mjx_gr00t.residual import AlphaSchedule
-from train import ablate_dr, ablate_grid
+from train import ablate_dr, ablate_grid, ablate_train
 args = ablate_dr.parse(%r)
 env, grid, _, _ = ablate_dr.build(args)
 config, alpha = args.ppo_config(), AlphaSchedule(alpha=args.alpha)

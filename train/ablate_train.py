@@ -19,6 +19,7 @@ from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.rl import ppo
 from mjx_gr00t.rl.rollout import EPISODE_MEANS
 from train.ablate_grid import Grid, init_grid, make_grid_step, shard_over_devices
+from train.loop import ctrl_c_requests
 from train.metrics_log import MetricsLog
 
 CELL_KEYS: dict[str, str] = {"rollout/success_rate": "success_rate", "rollout/ep_rew_mean": "ep_rew_mean"}
@@ -64,7 +65,8 @@ def train_grid(
     out: str, args: Any, env: EpisodeEnv, grid: Grid, config: ppo.PPOConfig,
     alpha_fn: Callable[[jax.Array], jax.Array],
 ) -> TrainedGrid:
-    """Trains every cell for `config.total_iterations` iterations. Ctrl-C stops with exit 130."""
+    """Trains every cell for `config.total_iterations` iterations. Ctrl-C stops after the current
+    iteration with exit 130 (a second one at once)."""
     labels = cell_labels(grid)
     steps_per_iteration = grid.size * config.batch_size
     iterations = config.total_iterations
@@ -74,22 +76,21 @@ def train_grid(
         print(f"the grid's {grid.size} runs are split over {devices} devices")
     step = make_grid_step(config, env, alpha_fn)
     with MetricsLog(out, "disabled", "mjx-gr00t", {}, total_steps=iterations * steps_per_iteration,
-                    name="ablate_dr") as log:
-        try:
-            state, metrics = step(state)  # compiles
-            jax.block_until_ready(state)
-            compile_s = time.perf_counter() - start
-            loop_start = time.perf_counter()
-            for i in range(1, iterations + 1):
-                if i > 1:
-                    state, metrics = step(state)
-                extra = {"env_steps_per_run": i * config.batch_size, "iteration": i}
-                log.write(i * steps_per_iteration, {**log_record(jax.device_get(metrics), labels), **extra})
-        except KeyboardInterrupt:
-            log.close()
-            print("\ninterrupted: the ablation stopped before evaluation; nothing was evaluated",
-                  file=sys.stderr)
-            raise SystemExit(130) from None
+                    name="ablate_dr") as log, ctrl_c_requests() as ctrl_c:
+        state, metrics = step(state)  # compiles
+        jax.block_until_ready(state)
+        compile_s = time.perf_counter() - start
+        loop_start = time.perf_counter()
+        for i in range(1, iterations + 1):
+            if ctrl_c.is_set():
+                break
+            if i > 1:
+                state, metrics = step(state)
+            extra = {"env_steps_per_run": i * config.batch_size, "iteration": i}
+            log.write(i * steps_per_iteration, {**log_record(jax.device_get(metrics), labels), **extra})
+    if ctrl_c.is_set():
+        print("\ninterrupted: the ablation stopped before evaluation; nothing was evaluated", file=sys.stderr)
+        raise SystemExit(130)
     train_s = time.perf_counter() - loop_start
     loop_steps = (iterations - 1) * steps_per_iteration
     return TrainedGrid(state=state, env_steps_per_cell=iterations * config.batch_size, compile_s=compile_s,
