@@ -168,8 +168,8 @@ def plot_learning_curve(metrics_path: str, png_path: str, title: str = "",
              label=f"training rollouts (mean of the last {SMOOTH_EPISODES} episodes)")
     for name, rate in (baselines or {}).items():
         ax1.axhline(rate, linestyle="--", color="green" if "residual" in name else "grey", label=name)
-    ax1.set(xlabel="env steps", ylabel="success rate", ylim=(0, 1), title="success")
-    ax1.legend(loc="lower right")
+    ax1.set(xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.04), title="success")
+    ax1.legend(loc="best", framealpha=0.9)
     ax2.plot(*_series(records, "rollout/ep_rew_mean"))
     ax2.set(xlabel="env steps", ylabel="episode return", title="return")
     fig.suptitle(title)
