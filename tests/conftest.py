@@ -1,5 +1,7 @@
-"""Fixtures shared by the GR00T bridge tests (torch is imported only by the tests that use them)."""
+"""Shared fixtures: for the GR00T bridge tests (torch is imported only by the tests that use them),
+and a default SIGINT handler for the Ctrl-C tests."""
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -23,3 +25,14 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     from bridge import tiny
 
     return tiny.write_checkpoint(str(tmp_path_factory.mktemp("tiny_groot")), seed=0)
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's default SIGINT handler (KeyboardInterrupt) for the test, whatever the runner set
+    (a CI job started with nohup or in the background ignores SIGINT); the old handler after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

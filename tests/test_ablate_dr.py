@@ -150,9 +150,7 @@ def test_vmapped_cell_equals_the_same_cell_trained_alone(built):
         np.testing.assert_allclose(grid_metrics[key][g], alone_metrics[key], rtol=1e-4, err_msg=key)
 
 
-def test_ctrl_c_stops_after_the_iteration_with_exit_130(tmp_path, monkeypatch):
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not handled by Python's default handler here")
+def test_ctrl_c_stops_after_the_iteration_with_exit_130(tmp_path, monkeypatch, default_sigint):
     write = ablate_train.MetricsLog.write
 
     def write_then_ctrl_c(self, *args, **kwargs):
