@@ -98,8 +98,11 @@ def test_resume_with_more_total_steps_equals_the_longer_run(tmp_path):
     record = json.loads((extended / "run.json").read_text())
     assert record["args"]["total_steps"] == 48
     assert [(c["total_steps"]["from"], c["total_steps"]["to"]) for c in record["changed_on_resume"]] == [(32, 48)]
-    walls = [r["time/wall_s"] for r in read_metrics(str(extended / "metrics.jsonl"))]
+    records = read_metrics(str(extended / "metrics.jsonl"))
+    walls = [r["time/wall_s"] for r in records]
     assert walls == sorted(walls) and walls[4] > first     # training time counts on across the resume
+    # ... while the first rate after the resume is over this invocation's time alone
+    assert 8 / records[4]["time/env_steps_per_s"] == pytest.approx(walls[4] - walls[3], rel=1e-3)
     assert summary["wall_time_s"] == pytest.approx(walls[-1], rel=0.5) and summary["wall_time_s"] > first
     with pytest.raises(SystemExit, match="below the 48 env steps"):
         residual_sac.main(["--resume", str(extended), "--eval-episodes", "0", "--total-steps", "40"])

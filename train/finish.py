@@ -75,8 +75,9 @@ def finish_run(
     """Evaluates, prints the table, writes summary.json, the export and the learning curve.
 
     args: the trainer's Args (scene, base, alpha, eval_episodes, eval_seed). export(dir) writes
-    the residual's weights to `dir`. result: the training loop's outcome (times, env steps). Returns the summary record. Every process evaluates (the
-    episodes may span hosts); only process 0 writes files.
+    the residual's weights to `dir`. result: the training loop's outcome (times, env steps).
+    Returns the summary record. Every process evaluates (the episodes may span hosts); only
+    process 0 writes files.
     """
     record: dict[str, Any] = {"scene": args.scene, "base_name": args.base}
     baselines = {}

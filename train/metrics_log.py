@@ -39,8 +39,9 @@ class MetricsLog:
         self._main = is_main_process()
         self._shown: dict[str, float] = {}
         self._file = open(self.path if self._main else os.devnull, "a")
-        self._start = time.perf_counter() - initial_wall_s   # time/wall_s counts on across resumes
-        self._last_time, self._last_steps = self._start, initial_steps
+        now = time.perf_counter()
+        self._start = now - initial_wall_s   # time/wall_s counts on across resumes
+        self._last_time, self._last_steps = now, initial_steps
         self._bar = tqdm(total=total_steps, initial=initial_steps, unit="step", unit_scale=True,
                          dynamic_ncols=True, desc=name, disable=not self._main)
         self._run = None
