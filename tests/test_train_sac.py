@@ -104,8 +104,10 @@ def test_resume_with_more_total_steps_equals_the_longer_run(tmp_path):
     # ... while the first rate after the resume is over this invocation's time alone
     assert 8 / records[4]["time/env_steps_per_s"] == pytest.approx(walls[4] - walls[3], rel=1e-3)
     assert summary["wall_time_s"] == pytest.approx(walls[-1], rel=0.5) and summary["wall_time_s"] > first
+    before = (extended / "run.json").read_text()
     with pytest.raises(SystemExit, match="below the 48 env steps"):
         residual_sac.main(["--resume", str(extended), "--eval-episodes", "0", "--total-steps", "40"])
+    assert (extended / "run.json").read_text() == before      # a refused resume changes nothing
 
 
 @pytest.mark.parametrize(

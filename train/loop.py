@@ -47,13 +47,15 @@ class LoopResult:
 
 
 def open_checkpoints(
-    out: str, algo: str, args: Any, saved_args: dict[str, Any], state: Any, may_extend: tuple[str, ...] = (),
+    out: str, algo: str, args: Any, saved_args: dict[str, Any], state: Any, total_iterations: int,
+    may_extend: tuple[str, ...] = (),
 ) -> tuple[Checkpointer, Any]:
     """The run's Checkpointer, and `state` restored from its latest step when args.resume.
 
     may_extend: further flags this trainer lets differ on --resume (SAC: "total_steps", which sets
     nothing but the iteration count). A changed one is written back to run.json, so that a later
-    plain --resume keeps it, and the change is recorded there under "changed_on_resume"."""
+    plain --resume keeps it, and the change is recorded there under "changed_on_resume".
+    UsageError, with run.json untouched, if the restored state is already past `total_iterations`."""
     ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=args.keep_checkpoints, config={"algo": algo, **saved_args})
     if args.resume:
         if ckpt.latest_step() is None:
@@ -63,6 +65,11 @@ def open_checkpoints(
         except ConfigMismatchError as e:
             raise run_dir.UsageError(str(e)) from e
         state = ckpt.restore(state)
+        if int(state.iteration) > total_iterations:
+            done = int(state.env_steps)
+            raise run_dir.UsageError(
+                f"--total-steps {args.total_steps:,} is below the {done:,} env steps this run has already "
+                f"taken; pass at least {done:,}")
         print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
         run_dir.record_resume_changes(out, {k: saved_args[k] for k in may_extend})
     return ckpt, state
@@ -100,16 +107,9 @@ def run_loop(
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
     total_iterations: int,
 ) -> LoopResult:
-    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
-
-    UsageError if the restored state is already past `total_iterations` (a --total-steps lowered
-    on --resume)."""
+    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C."""
     start = time.perf_counter()
     first_steps = int(state.env_steps)
-    if int(state.iteration) > total_iterations:
-        raise run_dir.UsageError(
-            f"--total-steps {args.total_steps:,} is below the {first_steps:,} env steps this run has "
-            f"already taken; pass at least {first_steps:,}")
     wall_before = wall_time_at(f"{out}/{METRICS_FILE}", first_steps) if args.resume else 0.0
     stop_at = total_iterations
     if args.stop_after is not None:

@@ -157,7 +157,7 @@ def train(args: Args) -> dict[str, Any]:
                                     config.batch_size)
 
     state = ppo.init(config, env, jax.random.PRNGKey(args.seed))
-    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state)
+    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, args.total_iterations)
     print(f"{args.scene}: base {args.base}, engine {env.task.task.engine_name}, {args.num_envs} envs, "
           f"{config.batch_size:,} steps/iteration, {args.total_iterations} iterations; run dir {out}")
     result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, config.batch_size,

@@ -192,7 +192,8 @@ def train(args: Args) -> dict[str, Any]:
     train_step = sac.make_train_step(config, env, alpha_fn=args.alpha_fn(), apply_prob_fn=args.apply_prob_fn(),
                                      donate=False)
     train_step = with_groot_metrics(train_step, env, args.steps_per_call)
-    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, may_extend=("total_steps",))
+    ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, args.total_iterations,
+                                   may_extend=("total_steps",))
     print(f"{args.scene}: base {args.base}, HER {'on' if args.her else 'off'}, engine "
           f"{env.task.task.engine_name}, {args.num_envs} envs, {args.steps_per_call:,} steps and "
           f"{config.updates_per_iteration} updates per iteration, {args.total_iterations} iterations; "
