@@ -49,9 +49,14 @@ def test_tiny_run_times_every_part_and_the_parts_add_up(tmp_path) -> None:
         assert 0 < lo <= rec["overhead_pct"] <= hi < 100
         assert rec["overhead_pct"] < rec["overhead_pct_without_render"] < 100
         # GrootBase.plan's own parts match a timer around the whole call.
+        # Every call: the parts fit inside the outer timer. At least one call: nothing else is in it
+        # (a single call may be preempted by another process between two timers).
+        gaps = []
         for i, wall in enumerate(rec["plan_wall"]["samples_s"]):
             inside = sum(rec["parts"][p]["samples_s"][i] for p in ("to_torch", "model", "to_jax"))
-            assert inside <= wall + 1e-6 and wall - inside < PLAN_TOL_S
+            assert inside <= wall + 1e-6
+            gaps.append(wall - inside)
+        assert min(gaps) < PLAN_TOL_S, gaps
         assert rec["compiles_in_timed_region"] == 0, "the write-back recompiled while timed"
         assert rec["sub_batches"] == 1 and rec["amortised_s_per_env_step"] > 0
     # 2 envs: all drawn, measured; 4 envs: 2 drawn, the draw time scaled by 4 / 2 and labelled so.
