@@ -15,6 +15,9 @@ steps a `ResidualTask` with it; the task adds the base action it observed and th
   final observation of a truncated episode, which trainers bootstrap from.
 - Penalty: `penalty_weight * ||u||^2` on the *applied* residual is subtracted from the reward and
   logged as `residual/penalty` (its positive size); `residual/magnitude` logs `||u||`.
+- A goal-conditioned base (`bases.fetch_script`) also splits into `goal_context(state)` and
+  `for_goal(context, goal)`, so hindsight relabelling can recompute the observed base action for a
+  new goal; `EpisodeEnv` keeps an ended episode's final context beside its final observation.
 - A base is either a pure function `State -> (A,)` of one env's task state (`bases.ik`,
   `bases.zero`), or a `CarryBase` that keeps a per-env carry in the env state (`bases.chunked`:
   GR00T's action chunks). A carry base plans after the episode wrapper's auto-reset, so a
@@ -143,6 +146,16 @@ class ResidualTask:
         self.observation_size = task.observation_size + task.action_size
         layout = getattr(task, "observation_layout", (("task_obs", task.observation_size),))
         self.observation_layout = (*layout, ("base_action", task.action_size))
+        # C > 0: the base can be recomputed for another goal (`goal_context`, `base_for_goal`).
+        self.goal_context_size = 0 if self.has_carry else int(getattr(base, "goal_context_size", 0))
+
+    def goal_context(self, state: State) -> jax.Array:
+        """(C,) what the base reads of `state` besides the goal (bases with `goal_context` only)."""
+        return self.base.goal_context(self._inner(state))
+
+    def base_for_goal(self, context: jax.Array, goal: jax.Array) -> jax.Array:
+        """(C,) context, (G,) goal -> the base action (A,) the observation would hold for that goal."""
+        return jnp.clip(self.base.for_goal(context, goal), -1.0, 1.0).astype(jnp.float32)
 
     def base_action(self, state: State) -> jax.Array:
         """The base action (A,) this wrapper observed at `state` (the last A entries of obs)."""

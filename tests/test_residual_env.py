@@ -98,3 +98,29 @@ def test_library_imports_neither_train_nor_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_episode_env_keeps_the_final_goal_context() -> None:
+    """With a goal-conditioned base, an ended episode's final goal context (beside its final obs)
+    is the context of the state it ended in, not of the fresh episode that replaced it."""
+    import jax
+    import numpy as np
+
+    start = dataclasses.replace(registry.default_config("fetch_pick_place"), episode_length=3)
+    env = build_residual_env("fetch_pick_place", scene_config("fetch_pick_place", 4, "c", start=start), "script")
+    assert env.goal_context_size == env.task.goal_context_size == 16
+    state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    u = jax.numpy.full((4, 4), 0.3)
+    for _ in range(3):
+        ended = jax.vmap(env.task.step)(state, u)   # the residual task's step, before any auto-reset
+        state = jax.vmap(env.step)(state, u)
+    np.testing.assert_array_equal(state.done, 1.0)
+    final = jax.vmap(env.task.goal_context)(ended)
+    np.testing.assert_array_equal(state.episode.final_context, final)
+    np.testing.assert_array_equal(state.episode.final_obs, ended.obs)
+    assert not np.array_equal(jax.vmap(env.task.goal_context)(state), final)  # the fresh episode's
+    base_again = jax.vmap(env.task.base_for_goal)(final, ended.info.goal)
+    np.testing.assert_array_equal(base_again, ended.obs[:, -4:])
+    for base in ("zero",):   # a base that ignores the goal keeps nothing
+        plain = build_residual_env("fetch_pick_place", scene_config("fetch_pick_place", 1, "c"), base)
+        assert plain.goal_context_size == 0 and plain.reset(jax.random.PRNGKey(0)).episode.final_context is None

@@ -18,7 +18,9 @@ The same CLI shape and outputs as `train.residual_ppo`: progress bar, DIR/metric
 the end the held-out evaluation (DIR/summary.json), the export and the learning curve. Each
 iteration (`--steps-per-iteration` steps on every env + `--utd-ratio` updates per env step) is one
 jitted call. The replay buffer has an explicit `--buffer-capacity`; its memory is printed at
-start-up and refused if the machine does not have it.
+start-up and refused if the machine does not have it. With HER and the scripted base, which reads
+the goal, relabelled transitions get the base action recomputed for their hindsight goal (the
+buffer then also stores what the script reads of each state: 2 x 16 floats per transition).
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
@@ -194,7 +196,10 @@ def train(args: Args) -> dict[str, Any]:
     train_step = with_groot_metrics(train_step, env, args.steps_per_call)
     ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, args.total_iterations,
                                    may_extend=("total_steps",))
-    print(f"{args.scene}: base {args.base}, HER {'on' if args.her else 'off'}, engine "
+    her_text = "off"
+    if args.her:
+        her_text = "on" if sac.goal_rebase(config, env) is None else "on (base recomputed for hindsight goals)"
+    print(f"{args.scene}: base {args.base}, HER {her_text}, engine "
           f"{env.task.task.engine_name}, {args.num_envs} envs, {args.steps_per_call:,} steps and "
           f"{config.updates_per_iteration} updates per iteration, {args.total_iterations} iterations; "
           f"replay buffer {args.buffer_capacity:,} transitions = {need / 2**20:,.1f} MiB; run dir {out}")

@@ -16,6 +16,10 @@ command.
   open; close once the fingers straddle it; once the fingers have closed on the cube (their
   opening near the cube's half-edge), carry it to the goal. A dropped cube starts it over.
 
+The action depends on the goal only through `for_goal(goal_context(state), goal)`: the
+context (`GOAL_CONTEXT_SIZE` floats of one env's state) holds everything else the script reads, so
+hindsight relabelling can recompute the base action for a new goal (`mjx_gr00t.rl.her`).
+
 It is strong with DR off and loses some episodes under DR (a light, slippery or small cube slides
 out of line; a grasp slips). Success at the last of 50 steps over 64 episodes (seed 7): reach 64/64,
 push 63/64, pick-and-place 64/64 with DR off; 64/64, 57/64, 61/64 with the default DR.
@@ -30,6 +34,10 @@ import numpy as np
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.envs.fetch import FetchTask
 from mjx_gr00t.kinematics import quat_to_mat
+
+
+GOAL_CONTEXT_SIZE: int = 16
+"""Floats of an env's state the script reads besides the goal (see `FetchScriptBase.goal_context`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +75,7 @@ class FetchScriptBase:
     """The scripted Cartesian controller for a `FetchTask`; call it on one env's state."""
 
     name = "fetch_script"
+    goal_context_size = GOAL_CONTEXT_SIZE
 
     def __init__(self, task: FetchTask, config: FetchScriptConfig = FetchScriptConfig()) -> None:
         if not isinstance(task, FetchTask):
@@ -76,16 +85,29 @@ class FetchScriptBase:
         self.task = task
         self.config = config
 
-    def waypoint(self, state: State) -> tuple[jax.Array, jax.Array]:
-        """The grip site's way-point (3,) and the gripper command () in [-1, 1]."""
+    def goal_context(self, state: State) -> jax.Array:
+        """One env's state -> (GOAL_CONTEXT_SIZE,) float32: grip site (3), finger openings (2),
+        cube position (3) and quaternion (4, zeros for Reach), cube half-edge (1), the servos'
+        position target (3)."""
         task = self.task
         grip, fingers, obj = task.positions(state.physics.qpos)
-        goal = state.info.goal
+        quat = (state.physics.qpos[task.object_q + 3:task.object_q + 7] if task.has_object
+                else jnp.zeros(4, jnp.float32))
+        half = task.object_half_size(state)
+        parts = [grip, fingers, obj, quat, half[None], state.info.grip_target]
+        return jnp.concatenate([jnp.asarray(p, jnp.float32) for p in parts])
+
+    def waypoint(self, state: State) -> tuple[jax.Array, jax.Array]:
+        """The grip site's way-point (3,) and the gripper command () in [-1, 1]."""
+        return self._waypoint(self.goal_context(state), state.info.goal)
+
+    def _waypoint(self, context: jax.Array, goal: jax.Array) -> tuple[jax.Array, jax.Array]:
+        task = self.task
+        grip, fingers, obj, quat, half = (context[0:3], context[3:5], context[5:8], context[8:12],
+                                          context[12])
         if not task.has_object:
             return goal, jnp.asarray(-1.0)
-        half = task.object_half_size(state)
         if task.block_gripper:
-            quat = state.physics.qpos[task.object_q + 3:task.object_q + 7]
             return self._push(grip, obj, quat, goal, half), jnp.asarray(-1.0)
         return self._pick(grip, jnp.mean(fingers), obj, goal, half)
 
@@ -131,10 +153,15 @@ class FetchScriptBase:
         grip_cmd = jnp.where(close, -1.0, 1.0)
         return target, grip_cmd
 
-    def __call__(self, state: State) -> jax.Array:
-        """state: one env -> (4,) normalised action in [-1, 1]."""
-        target, grip_cmd = self.waypoint(state)
-        move = (target - state.info.grip_target) / self.task.config.action_scale
+    def for_goal(self, context: jax.Array, goal: jax.Array) -> jax.Array:
+        """(GOAL_CONTEXT_SIZE,) context of one env's state and a goal (3,) -> (4,) normalised
+        action in [-1, 1]: the action at that state if its goal were `goal`."""
+        target, grip_cmd = self._waypoint(context, goal)
+        move = (target - context[13:16]) / self.task.config.action_scale
         # Shrink the whole move (not each axis) to the action limit, keeping its direction.
         move = move / jnp.maximum(1.0, jnp.max(jnp.abs(move)))
         return jnp.concatenate([move, grip_cmd[None]]).astype(jnp.float32)
+
+    def __call__(self, state: State) -> jax.Array:
+        """state: one env -> (4,) normalised action in [-1, 1]."""
+        return self.for_goal(self.goal_context(state), state.info.goal)

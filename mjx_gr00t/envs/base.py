@@ -31,6 +31,8 @@ class EpisodeInfo:
         diverged physics: the observation before the failed step.
     nan_resets: () int32, how many times this slot was reset for non-finite or diverged physics.
     episode_return: () running return of the current episode.
+    final_context: (C,) the task's `goal_context` of the state `final_obs` was observed in, for
+        tasks with `goal_context_size` C > 0 (a residual task over a goal-conditioned base); else None.
     """
 
     steps: jax.Array
@@ -38,6 +40,7 @@ class EpisodeInfo:
     final_obs: jax.Array
     nan_resets: jax.Array
     episode_return: jax.Array
+    final_context: jax.Array | None = None
 
 
 @struct.dataclass
@@ -106,12 +109,17 @@ class EpisodeEnv:
         self.terminate_on_success = terminate_on_success
         self.observation_size = task.observation_size
         self.action_size = task.action_size
+        self.goal_context_size = int(getattr(task, "goal_context_size", 0))
+
+    def _final_context(self, state: State) -> jax.Array | None:
+        return self.task.goal_context(state) if self.goal_context_size > 0 else None
 
     def reset(self, key: jax.Array, dr_ranges: Any = None) -> State:
         """A fresh episode. key: a PRNG key; dr_ranges: the task's DR ranges (config's when None)."""
         key, k_task = jax.random.split(key)
         state = self.task.reset(k_task, dr_ranges)
-        return state.replace(episode=_fresh_episode(key, state.obs))
+        context = None if self.goal_context_size == 0 else jnp.zeros(self.goal_context_size, jnp.float32)
+        return state.replace(episode=_fresh_episode(key, state.obs, context))
 
     def step(self, state: State, action: jax.Array) -> State:
         """One policy step; an ended episode is replaced by a fresh one in the same call."""
@@ -129,6 +137,9 @@ class EpisodeEnv:
         reward = jnp.where(finite, nxt.reward, 0.0)
         metrics = {k: jnp.where(finite, v, 0.0) for k, v in nxt.metrics.items()}
         final_obs = jnp.where(finite, nxt.obs, state.obs)
+        final_context = None
+        if self.goal_context_size > 0:
+            final_context = jnp.where(finite, self._final_context(nxt), self._final_context(state))
 
         rng, k_reset = jax.random.split(state.episode.rng)
         fresh = self.task.reset(k_reset, nxt.info.dr_ranges)
@@ -142,6 +153,7 @@ class EpisodeEnv:
             final_obs=final_obs,
             nan_resets=state.episode.nan_resets + (~finite).astype(jnp.int32),
             episode_return=jnp.where(done, 0.0, state.episode.episode_return + reward),
+            final_context=final_context,
         )
         return State(
             physics=physics, obs=obs, reward=reward, done=done.astype(jnp.float32),
@@ -150,10 +162,10 @@ class EpisodeEnv:
         )
 
 
-def _fresh_episode(key: jax.Array, obs: jax.Array) -> EpisodeInfo:
+def _fresh_episode(key: jax.Array, obs: jax.Array, final_context: jax.Array | None) -> EpisodeInfo:
     return EpisodeInfo(
         steps=jnp.zeros((), jnp.int32), rng=key, final_obs=jnp.zeros_like(obs),
-        nan_resets=jnp.zeros((), jnp.int32), episode_return=jnp.zeros(()),
+        nan_resets=jnp.zeros((), jnp.int32), episode_return=jnp.zeros(()), final_context=final_context,
     )
 
 

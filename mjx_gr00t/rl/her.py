@@ -21,8 +21,11 @@ Caveats, by design:
 - a relabelled transition is treated as not terminated (`done` keeps the episode structure,
   but `truncation` is set to 1 where `done` is 1, so learners bootstrap): reaching a hindsight goal
   does not end anything, matching Fetch's time-limit-only episodes;
-- other observation entries that depend on the goal (a residual base action computed for the
-  original goal) are left as stored.
+- with a goal-conditioned residual base (`BaseRebase`: the scripted Fetch controller reads the
+  goal), the base action at the end of obs and next_obs is recomputed for the new goal from the
+  stored goal contexts, and the stored residual u is re-expressed against it
+  (u' = clip(base + u, -1, 1) - base'), so the critic's summed action clip(base' + u', -1, 1) is
+  still the action the env executed. Bases that ignore the goal (zero, IK) need nothing.
 """
 
 import dataclasses
@@ -33,6 +36,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from mjx_gr00t.residual import combine
 from mjx_gr00t.rl import replay
 from mjx_gr00t.rl.replay import ReplayBuffer, SampleIndex, Transition
 
@@ -57,6 +61,34 @@ class GoalSpec:
     def goal_size(self) -> int:
         """G."""
         return self.achieved[1] - self.achieved[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseRebase:
+    """How to recompute a residual env's observed base action for a hindsight goal.
+
+    goal_context: one env's State -> context [C], what the base reads besides the goal.
+    base_for_goal: (context [C], goal [G]) -> base action [A] (the last A observation entries),
+    for one env, traceable. context_size: C. action_size: A.
+    """
+
+    goal_context: Callable[[Any], jax.Array]
+    base_for_goal: Callable[[jax.Array, jax.Array], jax.Array]
+    context_size: int
+    action_size: int
+
+
+def base_rebase(env: Any) -> BaseRebase | None:
+    """The `BaseRebase` of `env` or a task it wraps (a `residual.ResidualTask` whose base reads the
+    goal, `goal_context_size` > 0); None when no base needs one."""
+    obj = env
+    while obj is not None:
+        size = int(getattr(obj, "goal_context_size", 0))
+        if size > 0 and hasattr(obj, "base_for_goal"):
+            return BaseRebase(goal_context=obj.goal_context, base_for_goal=obj.base_for_goal,
+                              context_size=size, action_size=obj.action_size)
+        obj = getattr(obj, "task", None)
+    return None
 
 
 @struct.dataclass
@@ -116,11 +148,14 @@ def relabel(
     goals: GoalSpec,
     k: int = 4,
     strategy: str = "future",
+    rebase: BaseRebase | None = None,
 ) -> Relabelled:
     """Hindsight goals for a sampled batch. Traceable; shapes [M, ...] as `replay.gather` gives.
 
     index: where `batch` was sampled from `buffer` (its data must be `Transition`s).
     k: relabelled-to-original ratio (k = 4: 80 % relabelled). strategy: only 'future'.
+    rebase: recompute the observed base action for the new goal (the batch must carry
+    `obs_context` and `next_context`; see the module doc).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"HER strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
@@ -141,4 +176,25 @@ def relabel(
         reward=jnp.where(mask, new_reward, batch.reward),
         truncation=jnp.where(mask, jnp.maximum(batch.truncation, batch.done), batch.truncation),
     )
+    if rebase is not None:
+        relabelled = _rebased(relabelled, mask, new_goal, rebase)
     return Relabelled(batch=relabelled, relabelled=mask, future_time=jnp.where(mask, future, index.time))
+
+
+def _rebased(batch: Transition, mask: jax.Array, goal: jax.Array, rebase: BaseRebase) -> Transition:
+    """Where `mask` [M]: the base action (last A obs entries) of obs and next_obs recomputed for
+    `goal` [M, G], and the residual re-expressed so the summed action is the executed one."""
+    if batch.obs_context is None or batch.next_context is None:
+        raise ValueError("rebasing hindsight goals needs transitions stored with obs_context and "
+                         "next_context (the base's goal context); this buffer has none")
+    n = rebase.action_size
+    recompute = jax.vmap(rebase.base_for_goal)
+    base, next_base = recompute(batch.obs_context, goal), recompute(batch.next_context, goal)
+    old_base = batch.obs[:, -n:]
+    executed = combine(old_base, batch.action)
+    keep = mask[:, None]
+    return batch.replace(
+        obs=batch.obs.at[:, -n:].set(jnp.where(keep, base, old_base)),
+        next_obs=batch.next_obs.at[:, -n:].set(jnp.where(keep, next_base, batch.next_obs[:, -n:])),
+        action=jnp.where(keep, executed - base, batch.action),
+    )

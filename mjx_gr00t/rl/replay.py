@@ -43,6 +43,9 @@ class Transition:
     truncation: () float32, 1 when it ended by the time limit or a physics failure (bootstrap).
     next_obs: (obs_dim,) the observation after the step; for an ended episode its final
         observation (`State.episode.final_obs`), not the next episode's first one.
+    obs_context, next_context: (C,) the base's goal context at obs and at next_obs (the final
+        one for an ended episode), stored only when hindsight relabelling recomputes a
+        goal-conditioned base (`her.BaseRebase`); else None (no memory).
     """
 
     obs: jax.Array
@@ -51,6 +54,8 @@ class Transition:
     done: jax.Array
     truncation: jax.Array
     next_obs: jax.Array
+    obs_context: jax.Array | None = None
+    next_context: jax.Array | None = None
 
 
 @struct.dataclass

@@ -44,7 +44,7 @@ from jax.sharding import Mesh
 from mjx_gr00t import distributed
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import combine, scale_residual  # noqa: F401  (re-exported)
-from mjx_gr00t.rl import her, replay  # noqa: F401  (re-exported)
+from mjx_gr00t.rl import her, replay  # also re-exported
 from mjx_gr00t.rl.networks import get_activation, normalize_obs  # noqa: F401  (re-exported)
 from mjx_gr00t.rl.ppo_losses import Params  # noqa: F401  (re-exported)
 from mjx_gr00t.rl.replay import ReplayBuffer, Transition
@@ -60,7 +60,7 @@ from mjx_gr00t.rl.rollout import (  # noqa: F401  (re-exported)
     zero_env_steps,
 )
 from mjx_gr00t.rl.sac_config import Policy, Schedule, SACConfig, make_networks, make_policy  # noqa: F401
-from mjx_gr00t.rl.sac_learner import Learner, env_action, init_learner, make_learner_step
+from mjx_gr00t.rl.sac_learner import Learner, env_action, goal_rebase, init_learner, make_learner_step
 from mjx_gr00t.rl.sac_losses import (  # noqa: F401  (re-exported: part of sac's API)
     LOG_STD_MAX,
     LOG_STD_MIN,
@@ -108,16 +108,18 @@ class RolloutCarry:
     action_sums: jax.Array
 
 
-def example_transition(env: Env) -> Transition:
-    """One unbatched float32 `Transition` of `env`'s sizes (zeros): the replay buffer's row shape."""
+def example_transition(env: Env, rebase: her.BaseRebase | None = None) -> Transition:
+    """One unbatched float32 `Transition` of `env`'s sizes (zeros): the replay buffer's row shape;
+    with `rebase`, the goal contexts too."""
     obs, zero = jnp.zeros((env.observation_size,), jnp.float32), jnp.zeros((), jnp.float32)
+    context = None if rebase is None else jnp.zeros((rebase.context_size,), jnp.float32)
     return Transition(obs=obs, action=jnp.zeros((env.action_size,), jnp.float32), reward=zero,
-                      done=zero, truncation=zero, next_obs=obs)
+                      done=zero, truncation=zero, next_obs=obs, obs_context=context, next_context=context)
 
 
 def buffer_memory_bytes(config: SACConfig, env: Env) -> int:
     """Bytes the replay buffer of `config` takes on the device (report it at start-up)."""
-    return replay.memory_bytes(config.buffer_capacity, example_transition(env))
+    return replay.memory_bytes(config.buffer_capacity, example_transition(env, goal_rebase(config, env)))
 
 
 def init(config: SACConfig, env: Env, key: jax.Array, available_bytes: int | None = None, *,
@@ -134,7 +136,7 @@ def init(config: SACConfig, env: Env, key: jax.Array, available_bytes: int | Non
     distributed.check_divisible(config.num_envs, mesh)
     own_memory = mesh is not None and mesh.devices.flat[0].platform != "cpu"
     per_device = config.buffer_capacity // (distributed.num_shards(mesh) if own_memory else 1)
-    replay.check_memory(per_device, example_transition(env), available_bytes)
+    replay.check_memory(per_device, example_transition(env, goal_rebase(config, env)), available_bytes)
     return _jitted_init(_init_config(config), env, mesh)(key)
 
 
@@ -148,7 +150,7 @@ def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
 
 
 _INIT_FIELDS: tuple[str, ...] = (
-    "num_envs", "buffer_capacity", "actor_hidden", "critic_hidden", "activation", "init_alpha",
+    "num_envs", "buffer_capacity", "her", "actor_hidden", "critic_hidden", "activation", "init_alpha",
     "init_log_std", "zero_init_actor_head",
 )
 """The config fields `init` reads (Adam's initial state does not depend on its learning rate)."""
@@ -168,7 +170,8 @@ def _jitted_init(config: SACConfig, env: Env, mesh: Mesh | None) -> Callable[[ja
         state = TrainState(
             learner=init_learner(config, env.observation_size, env.action_size, k_actor, k_critic),
             normalizer=running_statistics.init_state(jnp.zeros((env.observation_size,), jnp.float32)),
-            buffer=replay.allocate(config.buffer_capacity, example_transition(env), config.num_envs),
+            buffer=replay.allocate(config.buffer_capacity, example_transition(env, goal_rebase(config, env)),
+                                   config.num_envs),
             env_state=reset_envs(env, k_env, config.num_envs), key=key,
             iteration=jnp.zeros((), jnp.int32), env_steps=zero_env_steps(),
             grad_updates=jnp.zeros((), jnp.int32),
@@ -233,6 +236,8 @@ def _make_train_step(
     learner_step = make_learner_step(config, env, residual, mesh)
     actor, _ = make_networks(config, env.action_size)
     a_size = env.action_size
+    rebase = goal_rebase(config, env)
+    goal_context = None if rebase is None else jax.vmap(rebase.goal_context)
 
     def rollout(ts: TrainState, key: jax.Array, res_alpha: jax.Array, apply_p: jax.Array
                 ) -> tuple[RolloutCarry, jax.Array]:
@@ -253,6 +258,10 @@ def _make_train_step(
             next_obs = jnp.where(done[:, None] > 0.5, nxt.episode.final_obs, nxt.obs)
             transition = Transition(obs=state.obs, action=u, reward=nxt.reward, done=done,
                                     truncation=nxt.truncation, next_obs=next_obs)
+            if goal_context is not None:
+                transition = transition.replace(
+                    obs_context=goal_context(state),
+                    next_context=jnp.where(done[:, None] > 0.5, nxt.episode.final_context, goal_context(nxt)))
             sums = carry.action_sums
             if residual:
                 base = state.obs[:, -a_size:]

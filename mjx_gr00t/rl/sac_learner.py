@@ -72,6 +72,12 @@ def init_learner(config: SACConfig, observation_size: int, action_size: int, k_a
     )
 
 
+def goal_rebase(config: SACConfig, env: Env) -> her.BaseRebase | None:
+    """With HER on an env whose residual base reads the goal: how relabelling recomputes that base
+    (the replay buffer then also stores the base's goal contexts). Else None."""
+    return her.base_rebase(env) if config.her else None
+
+
 def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | None) -> LearnerStep:
     """The learner's part of an iteration (traced inside the jitted train step).
 
@@ -80,6 +86,7 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
     ValueError (from `her.goal_spec`) when `config.her` and the env has no goals.
     """
     goals = her.goal_spec(env) if config.her else None
+    rebase = goal_rebase(config, env)
     actor, critic = make_networks(config, env.action_size)
     actor_opt, critic_opt, alpha_opt = optimizers(config)
     target_entropy = -float(env.action_size) if config.target_entropy is None else config.target_entropy
@@ -94,7 +101,7 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
         index = replay.sample_indices(buffer, k_idx, config.batch_size)
         batch = replay.gather(buffer, index)
         if goals is not None:
-            batch = her.relabel(k_her, index, batch, buffer, goals, config.her_k).batch
+            batch = her.relabel(k_her, index, batch, buffer, goals, config.her_k, rebase=rebase).batch
         # Each device takes a slice of the batch; XLA sums the gradients across devices.
         batch = distributed.shard_if_divisible(batch, mesh)
         obs_n = normalize_obs(config, normalizer, batch.obs)
