@@ -208,13 +208,24 @@ class Checkpointer:
         meta = self._mgr.item_metadata(step)["state"]
         items = jax.tree_util.tree_leaves_with_path(getattr(meta, "tree", meta))
         saved = {_path_str(p): f"{np.dtype(m.dtype)}{list(m.shape)}" for p, m in items if hasattr(m, "dtype")}
+        where = f"checkpoint {self.directory} step {step}"
+        wanted = {_path_str(p) for p, _ in jax.tree_util.tree_leaves_with_path(target)}
+        known = {_path_str(p) for p, _ in items}
+        missing, extra = sorted(wanted - known), sorted(known - wanted)
+        if missing or extra:
+            raise ValueError(
+                f"{where} holds a differently laid-out training state, so it cannot be resumed by this "
+                f"code (written by another version of mjx-gr00t, or for other options): "
+                + "; ".join(part for part in (
+                    f"not in the checkpoint: {', '.join(missing)}" if missing else "",
+                    f"not expected: {', '.join(extra)}" if extra else "") if part)
+                + ". Start a new run (a new --out), or resume with the version that wrote it")
         diffs = []
         for keypath, leaf in jax.tree_util.tree_leaves_with_path(target):
             name, want = _path_str(keypath), f"{np.dtype(getattr(leaf, 'dtype', 'O'))}{list(np.shape(leaf))}"
             if hasattr(leaf, "dtype") and saved.get(name, want) != want:
                 diffs.append(f"{name}: saved {saved[name]} vs target {want}")
         if diffs:
-            where = f"checkpoint {self.directory} step {step}"
             raise ValueError(f"{where} does not fit the target: {'; '.join(diffs)}")
 
     def restore(self, target: PyTree, step: int | None = None) -> PyTree:
@@ -239,19 +250,24 @@ class Checkpointer:
         return dict(self._mgr.restore(step, args=args).config)
 
     def check_config(
-        self, current: Mapping[str, Any], ignore: Iterable[str] = (), step: int | None = None
+        self, current: Mapping[str, Any], ignore: Iterable[str] = (), step: int | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         """Raises ConfigMismatchError if the saved config differs from `current` outside `ignore`.
 
-        Nested dicts are compared per leaf (`net.hidden`); `ignore` takes top-level or dotted keys."""
+        Nested dicts are compared per leaf (`net.hidden`); `ignore` takes top-level or dotted keys.
+        defaults: a key the saved config lacks matches when its current value is this default (a
+        setting added after the checkpoint was written, left at the value that keeps old behaviour)."""
         ignored = tuple(ignore)
         saved = _flatten_config(self.saved_config(step))
         now = _flatten_config(json.loads(json.dumps(dict(current))))
+        absent = _flatten_config(json.loads(json.dumps(dict(defaults or {}))))
         diffs = [
             f"{key}: saved {saved.get(key, _MISSING)!r} vs current {now.get(key, _MISSING)!r}"
             for key in sorted(saved.keys() | now.keys())
             if saved.get(key, _MISSING) != now.get(key, _MISSING)
             and not any(key == i or key.startswith(f"{i}.") for i in ignored)
+            and not (key not in saved and key in absent and absent[key] == now.get(key, _MISSING))
         ]
         if diffs:
             raise ConfigMismatchError(

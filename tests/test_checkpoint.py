@@ -149,6 +149,32 @@ def test_config_mismatch(tmp_path: Path) -> None:
         ck.check_config({**CONFIG, "total_steps": 5000}, ignore=["total_steps"])
 
 
+def test_settings_added_later_match_when_left_at_their_default(tmp_path: Path) -> None:
+    with Checkpointer(tmp_path, config=CONFIG) as ck:
+        ck.save(1, make_state(1))
+        ck.check_config({**CONFIG, "new_flag": 8}, defaults={"new_flag": 8, "seed": 3})
+        with pytest.raises(ConfigMismatchError, match="new_flag: saved '<missing>' vs current 9"):
+            ck.check_config({**CONFIG, "new_flag": 9}, defaults={"new_flag": 8})
+        with pytest.raises(ConfigMismatchError, match="seed: saved 0 vs current 3"):  # only absent keys
+            ck.check_config({**CONFIG, "seed": 3}, defaults={"seed": 3})
+
+
+def test_layout_mismatch_is_one_clear_error(tmp_path: Path) -> None:
+    """A state with leaves the checkpoint lacks (or the other way round), as after a code change."""
+    with Checkpointer(tmp_path, config=CONFIG) as ck:
+        ck.save(1, make_state(1))
+        grown = make_state(0).replace(params={**make_state(0).params, "extra": jnp.zeros(2)})
+        with pytest.raises(ValueError) as info:
+            ck.restore(grown)
+        msg = str(info.value)
+        assert "not in the checkpoint: params.extra" in msg and "not expected" not in msg
+        assert "new --out" in msg and "\n" not in msg
+        shrunk = make_state(0).replace(params={k: v for k, v in make_state(0).params.items() if k != "b"})
+        with pytest.raises(ValueError, match="not expected: params.b"):
+            ck.restore(shrunk)
+        assert_bitwise_equal(ck.restore(make_state(0)), make_state(1))
+
+
 def test_missing_checkpoint_errors(tmp_path: Path) -> None:
     ck = Checkpointer(tmp_path / "empty", config=CONFIG)
     with pytest.raises(FileNotFoundError, match="empty"):

@@ -61,10 +61,14 @@ def open_checkpoints(
         if ckpt.latest_step() is None:
             raise run_dir.UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
         try:
-            ckpt.check_config({"algo": algo, **saved_args}, ignore=RESUME_MAY_CHANGE + may_extend)
+            ckpt.check_config({"algo": algo, **saved_args}, ignore=RESUME_MAY_CHANGE + may_extend,
+                              defaults=_flag_defaults(args))
         except ConfigMismatchError as e:
             raise run_dir.UsageError(str(e)) from e
-        state = ckpt.restore(state)
+        try:
+            state = ckpt.restore(state)
+        except ValueError as e:
+            raise run_dir.UsageError(str(e)) from e
         if int(state.iteration) > total_iterations:
             done = int(state.env_steps)
             raise run_dir.UsageError(
@@ -73,6 +77,20 @@ def open_checkpoints(
         print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
         run_dir.record_resume_changes(out, {k: saved_args[k] for k in may_extend})
     return ckpt, state
+
+
+def _flag_defaults(args: Any) -> dict[str, Any]:
+    """The default of every flag of `args` (a dataclass): a flag added after a checkpoint was
+    written matches it when left at its default."""
+    if not dataclasses.is_dataclass(args):
+        return {}
+    out = {}
+    for f in dataclasses.fields(args):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 @contextlib.contextmanager
