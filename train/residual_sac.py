@@ -6,12 +6,13 @@
     python -m train.residual_sac --resume runs/<dir>                # continue exactly
     python -m train.residual_sac --resume runs/<dir> --total-steps 2000000   # train a run further
 
-Measured (2-core AMD EPYC, no GPU, DR on, 256 held-out episodes; other jobs shared the CPU, so the
-times are upper bounds): the defaults (fetch_push, zero base, SAC + HER, 640k env steps) reach
-98.0 % success in 33.4 min; fetch_pick_place with the scripted base (98.0 % alone) and a residual
-(`--alpha 0.5 --residual-apply-start 0.5 --warmup-steps 5000 --total-steps 150000`) 99.2 % in 8.2
-min; fetch_pick_place from scratch (`--base zero --total-steps 2000000 --buffer-capacity 1000000`)
-100.0 % (98.5..100) in 132 min, 75.8 % at 1.5M steps (benchmarks/results/residual_sac_fetch_cpu2.json).
+Measured (2-core AMD EPYC, no GPU, DR on, 256 held-out episodes; where other jobs shared the CPU
+the times are upper bounds): the defaults (fetch_push, zero base, SAC + HER, 640k env steps) reach
+98.0 % success in 33.4 min (shared); fetch_pick_place with the scripted base (98.0 % alone) and a
+residual (`--alpha 0.5 --residual-apply-start 0.5 --warmup-steps 5000 --total-steps 150000`)
+99.2 % in 6.4 min (alone); fetch_pick_place from scratch (`--base zero --total-steps 2000000
+--buffer-capacity 1000000`) 100.0 % (98.5..100) in 132 min, 75.8 % at 1.5M steps
+(benchmarks/results/residual_sac_fetch_cpu2.json).
 
 The same CLI shape and outputs as `train.residual_ppo`: progress bar, DIR/metrics.jsonl, wandb
 (offline by default), orbax checkpoints (the replay buffer included, so resume is exact), and at
