@@ -109,11 +109,12 @@ def test_episode_env_keeps_the_final_goal_context() -> None:
     start = dataclasses.replace(registry.default_config("fetch_pick_place"), episode_length=3)
     env = build_residual_env("fetch_pick_place", scene_config("fetch_pick_place", 4, "c", start=start), "script")
     assert env.goal_context_size == env.task.goal_context_size == 16
-    state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 4))
     u = jax.numpy.full((4, 4), 0.3)
+    task_step, env_step = jax.jit(jax.vmap(env.task.step)), jax.jit(jax.vmap(env.step))
     for _ in range(3):
-        ended = jax.vmap(env.task.step)(state, u)   # the residual task's step, before any auto-reset
-        state = jax.vmap(env.step)(state, u)
+        ended = task_step(state, u)   # the residual task's step, before any auto-reset
+        state = env_step(state, u)
     np.testing.assert_array_equal(state.done, 1.0)
     final = jax.vmap(env.task.goal_context)(ended)
     np.testing.assert_array_equal(state.episode.final_context, final)
