@@ -15,16 +15,13 @@ The deterministic residual is `clip(mlp((obs - obs_mean) / obs_std, clipped to +
 exactly what `GaussianPolicy` + `ppo.normalize_obs` give. `export_policy_fn` rebuilds it in JAX from
 the exported tensors; `bridge/residual_torch.py` rebuilds it in torch.
 
-LeRobot units: degrees for the arm joints, 0..100 of the sim joint range for the gripper
-(0 = the lower limit, closed). Every joint converts linearly, `lerobot = scale * (q_rad - offset)`,
-with offset 0 and scale 180/pi for the arm and offset lo, scale 100/(hi - lo) for the gripper.
-Deltas use the same scale and no offset.
+LeRobot units (degrees for the arm joints, 0..100 of the sim joint range for the gripper) and their
+conversions live in `mjx_gr00t.lerobot_units`, re-exported here.
 """
 
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +35,13 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from mjx_gr00t.export_format import FORMAT_VERSION, META_FILE, TENSORS_FILE, read_meta  # noqa: F401
+from mjx_gr00t.lerobot_units import (  # noqa: F401  (re-exported: part of the export API)
+    lerobot_delta_to_sim,
+    lerobot_scale_offset,
+    lerobot_to_sim,
+    sim_delta_to_lerobot,
+    sim_to_lerobot,
+)
 from mjx_gr00t.export_groot import GrootExport
 from mjx_gr00t.rl.networks import ACTIVATIONS, get_activation
 
@@ -62,7 +66,6 @@ DEFAULT_UNITS: str = (
     "(0 = lower sim limit, closed; 100 = upper sim limit, fully open)."
 )
 
-Array = np.ndarray | jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,66 +133,6 @@ class ExportSpec:
     @property
     def obs_dim(self) -> int:
         return sum(int(n) for _, n in self.obs_layout)
-
-
-# ---------------------------------------------------------------------------------------------
-# Units
-
-
-def lerobot_scale_offset(
-    joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-joint (scale, offset), each (J,) float64, with `lerobot = scale * (q_rad - offset)`.
-
-    joint_ranges: (J, 2) sim ranges in rad. The joint at `gripper_index` (None: none) maps its range
-    to 0..100; the others convert rad to degrees.
-    """
-    ranges = np.asarray(joint_ranges, np.float64).reshape(-1, 2)
-    scale = np.full(len(ranges), 180.0 / math.pi)
-    offset = np.zeros(len(ranges))
-    if gripper_index is not None:
-        lo, hi = ranges[gripper_index]
-        scale[gripper_index] = 100.0 / (hi - lo)
-        offset[gripper_index] = lo
-    return scale, offset
-
-
-def _like(x: Array, values: np.ndarray) -> Array:
-    """`values` in x's float dtype (float32 for non-float x)."""
-    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else np.float32
-    return values.astype(dtype)
-
-
-def sim_to_lerobot(
-    q_rad: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
-    """Joint positions [..., J] in rad -> LeRobot units [..., J] (numpy in, numpy out; jax likewise)."""
-    scale, offset = lerobot_scale_offset(joint_ranges, gripper_index)
-    return (q_rad - _like(q_rad, offset)) * _like(q_rad, scale)
-
-
-def lerobot_to_sim(
-    q_lerobot: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
-    """LeRobot joint positions [..., J] -> rad [..., J]; inverse of `sim_to_lerobot`."""
-    scale, offset = lerobot_scale_offset(joint_ranges, gripper_index)
-    return q_lerobot / _like(q_lerobot, scale) + _like(q_lerobot, offset)
-
-
-def sim_delta_to_lerobot(
-    dq_rad: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
-    """Joint deltas [..., J] in rad -> LeRobot units [..., J] (same scale, no offset)."""
-    scale, _ = lerobot_scale_offset(joint_ranges, gripper_index)
-    return dq_rad * _like(dq_rad, scale)
-
-
-def lerobot_delta_to_sim(
-    dq_lerobot: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
-    """LeRobot joint deltas [..., J] -> rad [..., J]; inverse of `sim_delta_to_lerobot`."""
-    scale, _ = lerobot_scale_offset(joint_ranges, gripper_index)
-    return dq_lerobot / _like(dq_lerobot, scale)
 
 
 # ---------------------------------------------------------------------------------------------
