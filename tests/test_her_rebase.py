@@ -17,7 +17,7 @@ from mjx_gr00t.rl import her, replay, sac
 
 N, T, LENGTH = 4, 24, 10   # envs, steps per iteration, episode length: episodes end inside an iteration
 CONFIG = sac.SACConfig(
-    num_envs=N, steps_per_iteration=T, utd_ratio=1 / T, batch_size=256, buffer_capacity=N * 2 * T,
+    num_envs=N, steps_per_iteration=T, utd_ratio=1 / T, batch_size=256, buffer_capacity=N * 3 * T,
     actor_hidden=(16,), critic_hidden=(16,), warmup_steps=N * T, her=True,
 )
 A = 4
@@ -31,14 +31,15 @@ def _env(base: str):
 
 @pytest.fixture(scope="module")
 def trained():
-    """Two iterations: random actions (warm-up), then SAC with updates on rebased HER batches."""
+    """Three iterations: random actions (warm-up), then SAC with updates on rebased HER batches."""
     env = _env("script")
     state = sac.init(CONFIG, env, jax.random.PRNGKey(0))
     train_step = sac.make_train_step(CONFIG, env, alpha_fn=AlphaSchedule(alpha=0.5))
     metrics = []
-    for _ in range(2):
+    for _ in range(3):   # warm-up, then two learning iterations: compiled once
         state, m = train_step(state)
         metrics.append(jax.device_get(m))
+    assert train_step._cache_size() == 1
     return env, state, metrics
 
 
