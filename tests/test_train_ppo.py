@@ -119,6 +119,23 @@ def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path):
     assert [r["env_steps"] for r in records] == [16, 32, 48, 64]
 
 
+def test_eval_every_logs_a_held_out_curve_off_the_clock_and_leaves_training_alone(tmp_path):
+    plain, evaluated = tmp_path / "plain", tmp_path / "evaluated"
+    _run(plain, "--eval-episodes", "0")
+    start = time.perf_counter()
+    _run(evaluated, "--eval-episodes", "0", "--eval-every", "2", "--eval-every-episodes", "4")
+    elapsed = time.perf_counter() - start
+    jax.tree.map(np.testing.assert_array_equal, _saved_state(plain)[1], _saved_state(evaluated)[1])
+    records = read_metrics(str(evaluated / "metrics.jsonl"))
+    evals = [r for r in records if "eval/success_rate" in r]
+    assert [r["env_steps"] for r in evals] == [32, 64]
+    assert all(0.0 <= r["eval/success_rate"] <= 1.0 and r["eval/episodes"] == 4 for r in evals)
+    spent = sum(r["eval/wall_s"] for r in evals)
+    assert spent > 0.5, "the first evaluation compiles its rollout: it takes time"
+    # Off the clock: the logged training time plus the evaluations fit inside the command's time.
+    assert records[-1]["time/wall_s"] + spent <= elapsed
+
+
 def test_resume_with_different_flags_says_which(tmp_path):
     out = tmp_path / "run"
     _run(out, "--eval-episodes", "0", "--stop-after", "1")

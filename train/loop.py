@@ -23,7 +23,8 @@ from train.metrics_log import METRICS_FILE, MetricsLog, wall_time_at
 # Flags that may differ on --resume without changing what is being trained (where the GR00T base
 # runs, its server's address, and on how many torch threads, is a machine matter: a run may move).
 RESUME_MAY_CHANGE: tuple[str, ...] = (
-    "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "checkpoint_every",
+    "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "eval_every", "eval_every_episodes",
+    "checkpoint_every",
     "stop_after", "keep_checkpoints", "groot_device", "groot_torch_threads", "groot_server", "groot_timeout",
 )
 
@@ -76,6 +77,7 @@ def open_checkpoints(
                 f"taken; pass at least {done:,}")
         print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
         run_dir.record_resume_changes(out, {k: saved_args[k] for k in may_extend})
+        run_dir.record_resume(out, int(state.env_steps))
     return ckpt, state
 
 
@@ -123,9 +125,12 @@ def ctrl_c_requests() -> Iterator[threading.Event]:
 def run_loop(
     out: str, algo: str, args: Any, saved_args: dict[str, Any], ckpt: Checkpointer, state: Any,
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
-    total_iterations: int,
+    total_iterations: int, evaluate: Callable[[Any], dict[str, float]] | None = None,
 ) -> LoopResult:
-    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C."""
+    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
+
+    evaluate(state) -> metrics runs every --eval-every iterations (if > 0), off the training clock:
+    its time is logged as eval/wall_s and left out of time/wall_s."""
     start = time.perf_counter()
     first_steps = int(state.env_steps)
     wall_before = wall_time_at(f"{out}/{METRICS_FILE}", first_steps) if args.resume else 0.0
@@ -140,7 +145,10 @@ def run_loop(
         while int(state.iteration) < stop_at and not ctrl_c.is_set():
             state, metrics = train_step(state)
             iteration = int(state.iteration)
-            log.write(int(state.env_steps), jax.device_get(metrics))
+            metrics = jax.device_get(metrics)
+            if evaluate is not None and args.eval_every > 0 and iteration % args.eval_every == 0:
+                metrics = {**metrics, **log.off_the_clock(lambda: evaluate(state))}
+            log.write(int(state.env_steps), metrics)
             if iteration % args.checkpoint_every == 0 or iteration == stop_at:
                 ckpt.save(iteration, state)
         interrupted = ctrl_c.is_set()

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from tqdm import tqdm
@@ -22,7 +23,7 @@ WandbMode = Literal["offline", "online", "disabled"]
 
 METRICS_FILE: str = "metrics.jsonl"
 PROGRESS_KEYS: dict[str, str] = {
-    "rollout/ep_rew_mean": "return", "rollout/success_rate": "success",
+    "rollout/ep_rew_mean": "return", "rollout/success_rate": "success", "eval/success_rate": "eval",
 }
 
 
@@ -74,6 +75,16 @@ class MetricsLog:
         self._bar.set_postfix({"steps/s": f"{rate:,.0f}", **shown}, refresh=False)
         self._bar.update(env_steps - self._bar.n)
         return record
+
+    def off_the_clock(self, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+        """measure()'s metrics plus eval/wall_s, its duration, which time/wall_s and the steps/s
+        of the next write leave out (held-out evaluation is not training time)."""
+        t0 = time.perf_counter()
+        metrics = dict(measure())
+        spent = time.perf_counter() - t0
+        self._start += spent
+        self._last_time += spent
+        return {**metrics, "eval/wall_s": spent}
 
     def summary(self, values: dict[str, Any]) -> None:
         """Records end-of-run values in wandb's run summary."""

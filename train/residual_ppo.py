@@ -31,7 +31,7 @@ from mjx_gr00t.export import write_export
 from mjx_gr00t.residual import AlphaSchedule
 from mjx_gr00t.rl import ppo
 from train import run_dir
-from train.finish import finish_run
+from train.finish import finish_run, periodic_evaluator
 from train.groot_base import groot_spec, with_groot_metrics
 from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
@@ -160,8 +160,10 @@ def train(args: Args) -> dict[str, Any]:
     ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, args.total_iterations)
     print(f"{args.scene}: base {args.base}, engine {env.task.task.engine_name}, {args.num_envs} envs, "
           f"{config.batch_size:,} steps/iteration, {args.total_iterations} iterations; run dir {out}")
+    evaluate = periodic_evaluator(env, residual_policy(config), lambda s: (s.policy_params, s.normalizer),
+                                  args.alpha, args.eval_every_episodes, args.eval_seed)
     result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, config.batch_size,
-                      args.total_iterations)
+                      args.total_iterations, evaluate=evaluate)
     if not result.finished:
         return {}
     state = result.state

@@ -39,7 +39,7 @@ from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.residual import AlphaSchedule
 from mjx_gr00t.rl import her, sac
 from train import run_dir
-from train.finish import finish_run
+from train.finish import finish_run, periodic_evaluator
 from train.groot_base import groot_spec, with_groot_metrics
 from train.loop import open_checkpoints, run_loop
 from train.residual_env import build_residual_env, export_spec
@@ -204,8 +204,11 @@ def train(args: Args) -> dict[str, Any]:
           f"{env.task.task.engine_name}, {args.num_envs} envs, {args.steps_per_call:,} steps and "
           f"{config.updates_per_iteration} updates per iteration, {args.total_iterations} iterations; "
           f"replay buffer {args.buffer_capacity:,} transitions = {need / 2**20:,.1f} MiB; run dir {out}")
+    evaluate = periodic_evaluator(env, residual_policy(config),
+                                  lambda s: (s.learner.actor_params, s.normalizer), args.alpha,
+                                  args.eval_every_episodes, args.eval_seed)
     result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, args.steps_per_call,
-                      args.total_iterations)
+                      args.total_iterations, evaluate=evaluate)
     if not result.finished:
         return {}
     state = result.state

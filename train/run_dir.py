@@ -42,6 +42,12 @@ class RunFlags:
     """Held-out episodes for the end-of-run evaluation (0: skip it)."""
     eval_seed: int = 1_000_000
     """Seed of the held-out evaluation episodes (keep it apart from --seed)."""
+    eval_every: int = 0
+    """Iterations between held-out evaluations during training (0: none). Each runs
+    --eval-every-episodes episodes from --eval-seed, off the training clock (time/wall_s excludes it),
+    and logs eval/success_rate: the curve a time to target is read from (mjx_gr00t.time_to_target)."""
+    eval_every_episodes: int = 128
+    """Held-out episodes of each evaluation during training (see --eval-every)."""
     checkpoint_every: int = 20
     """Iterations between checkpoints."""
     keep_checkpoints: int = 3
@@ -81,6 +87,10 @@ def validate_run_flags(args: RunFlags) -> None:
     """UsageError for shared flags that cannot work."""
     if args.eval_episodes < 0:
         raise UsageError(f"--eval-episodes must be >= 0, got {args.eval_episodes}")
+    if args.eval_every < 0:
+        raise UsageError(f"--eval-every must be >= 0 (0: no evaluation during training), got {args.eval_every}")
+    if args.eval_every_episodes < 1:
+        raise UsageError(f"--eval-every-episodes must be >= 1, got {args.eval_every_episodes}")
     for name in ("checkpoint_every", "keep_checkpoints"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -180,6 +190,16 @@ def record_resume_changes(out: str, now: dict[str, Any]) -> None:
     record["args"].update({k: v for k, (_, v) in changed.items()})
     record.setdefault("changed_on_resume", []).append(
         {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **{k: {"from": a, "to": b} for k, (a, b) in changed.items()}})
+    write_json_atomic(os.path.join(out, RUN_FILE), record)
+
+
+def record_resume(out: str, env_steps: int) -> None:
+    """Appends {time, env_steps} to `out`/run.json's "resumes": a resumed run's clock has a gap that
+    a time to target must know of (benchmarks.peers refuses such runs). Only process 0 writes."""
+    if not is_main_process():
+        return
+    record = read_run(out)
+    record.setdefault("resumes", []).append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "env_steps": env_steps})
     write_json_atomic(os.path.join(out, RUN_FILE), record)
 
 
