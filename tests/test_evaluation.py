@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from flax import struct
 
+from mjx_gr00t import randomize
 from mjx_gr00t.bases.ik import IKPushBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
@@ -221,20 +222,33 @@ def test_paper_zero_action_short():
     assert summary["mean_length"] == SHORT_LENGTH
 
 
-def test_paper_ik_base_succeeds_with_dr_off():
-    """The IK base, DR off, the full default episode: it succeeds (~100 %, before the limit)."""
-    env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=PAPER_N, dr=PaperDRConfig.off()))
+NEAR_NOMINAL = 64
+
+
+def test_paper_ik_base_succeeds_near_the_nominal_start():
+    """The IK base, the full default episode, from 64 starts within 1 mm and 0.01 rad of the nominal
+    one (every other DR factor off): most pushes succeed, before the time limit.
+
+    What is not asserted: the outcome of the single nominal start. On this scene it is a knife edge
+    that the CPU's floating point decides (it succeeded on the machine that wrote the first version
+    of this test and failed 4 of 4 on another; issue 13). Measured on a 2-core AMD EPYC: 50 of 64
+    (78 %); the bound of 50 % leaves room for another CPU's rounding, and still fails a base that
+    stopped pushing or a scene whose push broke."""
+    tiny = PaperDRConfig.off()
+    tiny = PaperDRConfig(paper_xy=randomize.Factor(-0.001, 0.001), paper_yaw=randomize.Factor(-0.01, 0.01),
+                         friction=tiny.friction, paper_mass=tiny.paper_mass, actuator_gain=tiny.actuator_gain)
+    env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=NEAR_NOMINAL, dr=tiny))
     base = jax.vmap(IKPushBase(env.task))
-    res = run_episodes(env, lambda params, state, key: base(state), None, PAPER_N, seed=0)
+    res = run_episodes(env, lambda params, state, key: base(state), None, NEAR_NOMINAL, seed=0)
     summary = summarise(res)
-    assert summary["success_rate"] > 0, summary
+    assert summary["success_rate"] >= 0.5, summary
     success = np.asarray(res.success) > 0.5
     length = np.asarray(res.length)
     assert np.all((length >= 1) & (length <= env.episode_length))
     assert np.all(length[success] < env.episode_length)
     np.testing.assert_array_equal(length[~success], env.episode_length)
-    assert np.all(np.asarray(res.final_distance)[success] < 0.05)
-    assert summary["mean_return"] > -30.0  # a short, successful push (the zero action: about -10 per 30 steps)
+    assert np.all(np.asarray(res.final_distance)[success] < 0.08)   # centre within the square's half-size
+    assert np.median(np.asarray(res.final_distance)) < 0.05   # the sheet is pushed 13 cm, to the square
 
 
 # ----- summarise and format_table -----
