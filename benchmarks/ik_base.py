@@ -1,85 +1,85 @@
 """Success rate of the IK push base alone on the paper task, with DR on (or off).
 
-    python -m benchmarks.ik_base --episodes 256
+    python -m benchmarks.ik_base --episodes 256 --json benchmarks/results/ik_base_paper_square_cpu2.json
 
-Runs `--episodes` envs in parallel for one full episode each and counts those whose sheet ended
-with all four corners inside the square. Prints the rate with a 95 % Wilson interval.
+Runs exactly the "base alone" row of `train.evaluate` and of a `train.residual_ppo` run's summary:
+the trainer's residual env (`train.residual_env.build_residual_env`) with a zero residual, one
+episode in each of `--episodes` parallel envs, initial states drawn from `--seed` (by default the
+trainers' held-out seed), scored by `mjx_gr00t.evaluation`. Prints the success rate with a 95 %
+Wilson interval; `--json` also writes the record, with the machine named.
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import dataclasses
 import json
+import os
 import time
-from typing import Literal
+from typing import Any, Literal
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 import tyro
 
-from benchmarks.common import machine, machine_line
-from mjx_gr00t.bases.ik import IKPushBase
-from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig
-from mjx_gr00t.evaluation import wilson
+from benchmarks.common import machine, machine_line, machine_tag
+from mjx_gr00t.evaluation import run_episodes, summarise
+from train.residual_env import build_residual_env
+from train.run_dir import UsageError
+
+HELD_OUT_SEED: int = 1_000_000  # train.evaluate's and the trainers' --eval-seed default
 
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    """Measure the IK base's success rate on held-out seeds."""
+    """Measure the IK base's success rate on held-out episodes."""
 
     episodes: int = 256
     """Episodes (run as parallel envs, one episode each)."""
-    seed: int = 12345
-    """Seed of the episodes' initial states and DR draws."""
+    seed: int = HELD_OUT_SEED
+    """Seed of the episodes' initial states and DR draws (the trainers' held-out seed by default)."""
     dr: Literal["on", "off"] = "on"
     """Domain randomisation."""
     engine: str = "auto"
-    """Physics engine."""
+    """Physics engine: auto, c, mjx or warp."""
     json: str | None = None
-    """Also write the result to this JSON file."""
+    """Also write the record to this JSON file (its directory must exist)."""
 
 
-def main(args: Args) -> dict:
+def validate(args: Args) -> None:
+    """Raises UsageError (one line saying what to fix) for a bad flag."""
     if args.episodes < 1:
-        raise SystemExit(f"--episodes must be >= 1, got {args.episodes}")
-    dr = PaperDRConfig() if args.dr == "on" else PaperDRConfig.off()
-    config = PaperSquareConfig(num_envs=args.episodes, engine=args.engine, dr=dr)
-    env = registry.make("paper_square", config)
-    base = IKPushBase(env.task)
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise UsageError(f"--json {args.json!r}: its directory does not exist")
 
-    @jax.jit
-    def episode(key):
-        state = jax.vmap(env.reset)(jax.random.split(key, args.episodes))
 
-        def body(carry, _):
-            s, finished, solved = carry
-            nxt = jax.vmap(env.step)(s, jax.vmap(base)(s))
-            solved = solved | ((nxt.success > 0) & ~finished)
-            finished = finished | (nxt.done > 0)
-            return (nxt, finished, solved), None
-
-        zeros = jnp.zeros(args.episodes, bool)
-        (_, _, solved), _ = jax.lax.scan(body, (state, zeros, zeros), None, length=config.episode_length)
-        return solved
-
+def main(args: Args) -> dict[str, Any]:
+    """Runs the episodes; returns the record (also printed, and written to --json)."""
+    validate(args)
+    env = build_residual_env("paper_square", "ik", args.engine, args.episodes, args.dr == "on", 0.0)
+    zero = jnp.zeros((args.episodes, env.action_size), jnp.float32)
     start = time.perf_counter()
-    solved = np.asarray(episode(jax.random.PRNGKey(args.seed)))
+    summary = summarise(run_episodes(env, lambda params, state, key: zero, None, args.episodes, args.seed))
     wall = time.perf_counter() - start
-    k, n = int(solved.sum()), args.episodes
-    low, high = wilson(k, n)
-    result = {
-        "base": "ik", "dr": args.dr, "episodes": n, "successes": k, "success_rate": k / n,
-        "success_ci95": [low, high], "seed": args.seed, "wall_s": wall,
-        "machine": machine_line(machine()),
+    n = summary["episodes"]
+    k = round(summary["success_rate"] * n)
+    low, high = summary["success_ci95"]
+    info = machine()
+    record = {
+        "command": f"python -m benchmarks.ik_base --episodes {n} --seed {args.seed} --dr {args.dr} "
+                   f"--engine {args.engine}",
+        "scene": "paper_square", "base": "ik", "dr": args.dr, "engine": env.task.task.engine_name,
+        "seed": args.seed, "successes": k, **summary,
+        "wall_s_incl_compile": wall,
+        "machine": machine_line(info), "machine_tag": machine_tag(), "machine_info": info,
     }
     print(f"IK base, DR {args.dr}: success {k}/{n} = {k / n:.1%} (95% CI {low:.1%}..{high:.1%}), "
-          f"{wall:.1f} s incl. compile")
+          f"{wall:.1f} s incl. compile; {record['machine']}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return result
+            json.dump(record, f, indent=2)
+            f.write("\n")
+        print(f"wrote {args.json}")
+    return record
 
 
 if __name__ == "__main__":

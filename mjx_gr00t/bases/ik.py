@@ -17,9 +17,9 @@ pressing does not wind up; the whole step is shrunk to the action limit, keeping
 It is a decent but imperfect base: it pushes through the edge's midpoint without steering the
 sheet's yaw, and it stops cautiously, `stop_radius` (4 cm) short of the square's centre, where
 a turned sheet often still has a corner outside. Measured with DR on (2-core AMD EPYC, `c` engine):
-46 % success over 256 episodes (`python -m benchmarks.ik_base`), and 40.6 % on the 256 held-out
-episodes (seed 1000000) that `train.residual_ppo` evaluates on, where its residual reaches 85.5 %.
-A residual has room to finish the push.
+40.6 % on the 256 held-out episodes (seed 1000000) that `train.residual_ppo` evaluates on
+(`python -m benchmarks.ik_base`, benchmarks/results/ik_base_paper_square_cpu2.json), where its
+residual reaches 85.5 %. A residual has room to finish the push.
 """
 
 import dataclasses
