@@ -1,6 +1,6 @@
 """The project's speed report: every scene on every engine at several batch sizes, three figures each.
 
-    python -m benchmarks.throughput                    # CPU defaults, about 10 min on 2 cores
+    python -m benchmarks.throughput                    # CPU defaults: paper_square on c, mjx, warp
     python -m benchmarks.throughput --preset all       # every scene x mjx, c, warp at 256 envs
     python -m benchmarks.throughput --preset gpu       # paper_square, mjx + warp, 1,024..16,384 envs
     python -m benchmarks.throughput --scenes paper_square --engines mjx --num-envs 256,1024
@@ -22,6 +22,8 @@ what defines the figure (base, algo, updates_per_call, ...), and on `env` record
 It writes JSON (rewritten after every measurement, so an interrupted run keeps what it measured)
 and a PNG plot, throughput against num_envs, to benchmarks/results/throughput_<machine tag>.*.
 An engine that cannot start here (e.g. `warp` without warp-lang) is recorded with its reason.
+`warp` runs on the CPU too (Warp's `cpu` device); the first figure's `compile_s` includes compiling
+Warp's kernels when its cache ($WARP_CACHE_PATH, default ~/.cache/warp) is empty.
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
@@ -48,7 +50,7 @@ Block = tuple[str, str, str]
 """(scenes, engines, num_envs), each comma-separated: every scene on every engine at every size."""
 PRESETS: dict[str, tuple[Block, ...]] = {
     "cpu": (("paper_square", "c", "64,256,1024"), ("paper_square", "mjx", "256"),
-            (FETCH_SCENES, "c", "256"), ("paper_square," + FETCH_SCENES, "warp", "256")),
+            (FETCH_SCENES, "c", "256"), ("paper_square", "warp", "256")),
     "all": (("paper_square," + FETCH_SCENES, "mjx,c,warp", "256"),),
     "gpu": (("paper_square", "mjx,warp", "1024,2048,4096,8192,16384"),),
 }
@@ -61,9 +63,11 @@ class Args:
 
     preset: Literal["cpu", "all", "gpu"] = "cpu"
     """What to run when none of --scenes/--engines/--num-envs is given.
-    cpu (about 10 min on 2 cores): paper_square on c at 64,256,1024 envs and on mjx at 256; the
-    Fetch-like scenes on c at 256; warp at 256 (recorded as skipped where it does not install).
-    all (about 17 min on 2 cores): every scene on mjx, c and warp at 256 envs.
+    cpu: paper_square on c at 64,256,1024 envs and on mjx and warp at 256; the Fetch-like scenes
+    on c at 256 (about 10 min on 2 cores when warp was skipped; warp on a CPU steps 10-15x slower
+    than c at 256 envs, and compiles its kernels once: 1-1.5 min with an empty Warp cache).
+    all: every scene on mjx, c and warp at 256 envs (about 17 min on 2 cores without warp, whose
+    Fetch-like scenes on a CPU add far more).
     gpu: paper_square on mjx and warp at 1024,2048,4096,8192,16384 envs."""
     scenes: str | None = None
     """Comma-separated scenes (registry.scenes()). Giving any of --scenes/--engines/--num-envs

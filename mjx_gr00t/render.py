@@ -13,7 +13,7 @@ model's are. Backends (`backend=`):
   needs a GPU driver. The context class is picked here, so the choice holds even when `mujoco`
   was imported before this module.
 - `warp`: MJX's batch renderer (`mujoco.mjx.render`, MuJoCo Warp), every env in one call on the
-  device. Needs `warp-lang` (`pip install warp-lang==1.18.0`); a CUDA GPU makes it fast (it also
+  device. Needs `warp-lang` (`pip install warp-lang==1.19.0`); a CUDA GPU makes it fast (it also
   runs, slowly, on a CPU).
 - `auto`: `warp` when Warp is installed and JAX sees a CUDA GPU; else the GL backend that
   `gl_backend()` names: `$MUJOCO_GL` when the user set it, else `egl` on a machine with an NVIDIA
@@ -251,7 +251,7 @@ class _WarpRenderer:
     def __init__(self, model: mujoco.MjModel, cameras: tuple[str, ...], height: int, width: int) -> None:
         if importlib.util.find_spec("warp") is None:
             raise RenderBackendError(
-                "render backend 'warp' needs NVIDIA Warp: `pip install warp-lang==1.18.0` (fast on an NVIDIA "
+                "render backend 'warp' needs NVIDIA Warp: `pip install warp-lang==1.19.0` (fast on an NVIDIA "
                 "GPU), or use backend='osmesa'/'egl'")
         from mujoco import mjx
 

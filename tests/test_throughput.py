@@ -1,6 +1,6 @@
-"""benchmarks.throughput: a --quick run measures every figure and writes JSON + PNG; bad flags get
-clear errors; an engine that cannot start is recorded, not fatal; the compile counter sees
-recompiles."""
+"""benchmarks.throughput: a --quick run measures every figure and writes JSON + PNG; the warp
+engine is measured on the CPU; bad flags get clear errors; an engine that cannot start is
+recorded, not fatal; the compile counter sees recompiles."""
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
@@ -61,8 +61,15 @@ def test_bad_flags_give_a_clear_error(flags, message):
         throughput.plan(throughput.Args(**flags))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("warp") is not None, reason="warp is installed here")
-def test_an_engine_that_cannot_start_is_recorded_with_its_reason(tmp_path):
+@pytest.fixture
+def no_warp(monkeypatch):
+    """warp-lang looks uninstalled (engine 'warp' checks importlib.util.find_spec first)."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "warp" else real(name, *a, **k))
+
+
+def test_an_engine_that_cannot_start_is_recorded_with_its_reason(tmp_path, no_warp):
     path = tmp_path / "tp.json"
     throughput.main(throughput.Args(quick=True, scenes="paper_square", engines="warp", json=str(path)))
     report = json.loads(path.read_text())
@@ -70,6 +77,22 @@ def test_an_engine_that_cannot_start_is_recorded_with_its_reason(tmp_path):
     [skip] = report["skipped"]
     assert skip["engine"] == "warp" and "warp-lang" in skip["reason"]
     assert (tmp_path / "tp.png").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("warp") is None, reason="warp-lang not installed (pip install -e '.[test]')")
+def test_quick_warp_run_measures_the_env_on_the_cpu(tmp_path):
+    """engine 'warp' (MuJoCo Warp on Warp's CPU device) through the benchmark's env figure (the
+    PPO figures build on the same vmapped env step). Warp's kernels compile here unless cached."""
+    path = tmp_path / "tp.json"
+    throughput.main(throughput.Args(quick=True, scenes="paper_square", engines="warp", figures="env",
+                                    json=str(path)))
+    report = json.loads(path.read_text())
+    assert report["skipped"] == []
+    [rec] = report["records"]
+    assert (rec["scene"], rec["engine"], rec["num_envs"], rec["figure"]) == ("paper_square", "warp", 4, "env")
+    assert rec["policy_steps_per_s"] > 0 and rec["env_steps_per_call"] == 4 * 4  # quick: 4 steps a call
+    assert rec["physics_steps_per_s"] == pytest.approx(rec["policy_steps_per_s"] * 12)
+    assert rec["compiles_in_timed_region"] == 0
 
 
 def test_time_steady_counts_a_recompile_in_the_timed_region():
@@ -86,8 +109,7 @@ def test_time_steady_counts_a_recompile_in_the_timed_region():
     assert time_steady(widens, jnp.zeros(3, jnp.int32), 0.0)["compiles_in_timed_region"] >= 1
 
 
-@pytest.mark.skipif(importlib.util.find_spec("warp") is not None, reason="warp is installed here")
-def test_append_keeps_earlier_entries_of_the_same_machine_only(tmp_path):
+def test_append_keeps_earlier_entries_of_the_same_machine_only(tmp_path, no_warp):
     path = tmp_path / "tp.json"
     args = throughput.Args(quick=True, scenes="fetch_reach", engines="warp", json=str(path), append=True)
     throughput.main(args)
