@@ -1,6 +1,6 @@
 """Our envs and PPO against what a user would otherwise pick, measured in the same run.
 
-    python -m benchmarks.peers                       # all parts; about 36 min on a 2-core CPU
+    python -m benchmarks.peers                       # all parts; about 40 min on a 2-core CPU
     python -m benchmarks.peers --parts raw,fetch     # the stepping parts only, about 1 min
     python -m benchmarks.peers --parts sb3 --ours runs/ppo-paper_square-ik-...   # reuse a PPO run
     python -m benchmarks.peers --quick --out /tmp/peers   # tiny sizes, for tests
@@ -8,11 +8,15 @@
 Parts (each module's docstring says exactly what is timed):
 - raw (`peers_raw`): our paper env's physics steps/s against single-thread `mujoco.mj_step` and
   `mujoco.rollout` on all cores, on the same scene;
-- fetch (`peers_fetch`): Gymnasium-Robotics `FetchPickAndPlace-v4`, one process, against our
-  batched `fetch_pick_place`, in env steps/s;
-- sb3 (`peers_sb3`): Stable-Baselines3 PPO with 4 `SubprocVecEnv` envs on our Gymnasium adapter
-  of the residual paper task against `train.residual_ppo`: env steps/s, and wall time to SB3's
-  final success rate.
+- fetch (`peers_fetch`): Gymnasium-Robotics `FetchPickAndPlace-v4` (whole arm, mocap weld), in one
+  process and in one process per core, against our batched `fetch_pick_place` (gripper on slides, no
+  arm), in env steps/s, with each scene's single-thread `mj_step` cost;
+- sb3 (`peers_sb3`): seed-style Stable-Baselines3 PPO (4 plain Gymnasium envs stepping MuJoCo
+  directly, `benchmarks.seed_env`; plain and in VecNormalize) against `train.residual_ppo
+  --eval-every 20`: env steps/s, and wall time to SB3's final held-out success, counted only once
+  it holds (`mjx_gr00t.time_to_target`), both sides scored by one evaluator (`benchmarks.heldout`).
+The Fetch user's own comparison, SB3 SAC + HER against ours to 90 % on pick-and-place, is
+`python -m benchmarks.peers_fetch_sac` (hours on a CPU, so a command of its own).
 Writes OUT.json (every record, the machine) and OUT.md (a table of rates and ratios, ours / peer
 unless said otherwise). The peers need the `peers` extra: pip install -e '.[peers]'.
 """
@@ -58,25 +62,36 @@ class Args:
     raw_num_envs: int = 256
     """raw: batch size of mujoco.rollout and of our env."""
     fetch_seconds: float = 10.0
-    """fetch: seconds the peer, our jitted env and our Gymnasium adapter are each timed."""
+    """fetch: seconds each measurement is timed: the peer in 1 and in N processes, our jitted env, our
+    Gymnasium adapter, and each scene's raw mj_step."""
     fetch_num_envs: int = 1024
     """fetch: our batch size."""
-    sb3_minutes: float = 20.0
-    """sb3: SB3's wall-time budget, minutes."""
+    sb3_minutes: float = 10.0
+    """sb3: each SB3 run's training wall-time budget, minutes (held-out evaluations are off the clock)."""
     sb3_max_steps: int | None = None
-    """sb3: also stop SB3 after this many env steps (default: the time budget alone)."""
+    """sb3: also stop each SB3 run after this many env steps (default: the time budget alone)."""
+    sb3_configs: str = "plain,vecnormalize"
+    """sb3: comma-separated SB3 runs: plain (the seed's setup), vecnormalize (the same in VecNormalize)."""
     sb3_num_envs: int = 4
-    """sb3: SubprocVecEnv envs (one subprocess each)."""
-    sb3_n_steps: int = 2048
-    """sb3: PPO n_steps per env per rollout (SB3's default)."""
+    """sb3: seed-style envs (the seed's 4)."""
+    sb3_vec_env: Literal["dummy", "subproc"] = "dummy"
+    """sb3: SB3 VecEnv class: dummy (all envs in one process) or subproc (one process each)."""
+    sb3_n_steps: int = 256
+    """sb3: PPO n_steps per env per rollout (the seed's 256)."""
     sb3_batch_size: int = 64
-    """sb3: PPO minibatch size (SB3's default)."""
-    sb3_log_std_init: float | None = None
-    """sb3: initial log std of SB3's Gaussian policy; default: our run's --init-log-std, so both
-    start with the same exploration around the base (SB3's own default is 0)."""
+    """sb3: PPO minibatch size (the seed's 64)."""
+    sb3_learning_rate: float = 3e-4
+    """sb3: PPO learning rate (the seed's 3e-4); everything else is SB3's default."""
+    sb3_eval_every_s: float = 30.0
+    """sb3: seconds of SB3 training between held-out evaluations."""
+    eval_every: int = 20
+    """sb3: --eval-every of our PPO run made here (iterations between held-out evaluations)."""
+    eval_episodes: int = 128
+    """sb3: held-out episodes per evaluation, both sides (our run made here uses it as
+    --eval-every-episodes; with --ours, that run's own value is used)."""
     ours: str | None = None
-    """sb3: a finished `train.residual_ppo` run directory to compare with (its task is used for SB3
-    too); default: train one here with --ours-* and --base/--dr."""
+    """sb3: a finished `train.residual_ppo` run directory trained with --eval-every, in one go (its task
+    and evaluation seed are used for SB3 too); default: train one here with --ours-* and --base/--dr."""
     ours_total_steps: int = 3_000_000
     """sb3: --total-steps of our PPO run made here (train.residual_ppo's default)."""
     ours_num_envs: int = 256
@@ -86,19 +101,21 @@ class Args:
     --ours-flags='--unroll-length 8'."""
     ours_out: str | None = None
     """sb3: run directory of our PPO run made here (default: a new runs/ppo-paper_square-<base>-<time>)."""
-    base: Literal["ik", "zero"] = "ik"
-    """sb3: base policy of the residual task when no --ours run is given."""
+    base: Literal["ik"] = "ik"
+    """sb3: base policy of the residual task (the seed-style env has the IK base)."""
     dr: bool = True
     """sb3: domain randomisation of the residual task when no --ours run is given (--no-dr: off)."""
     window: int = 100
-    """sb3: success rate over the last this many completed episodes (SB3's own stats window)."""
+    """sb3: episodes in the training-rollout success window recorded for reference (not the target)."""
 
 
 QUICK = Args(
     quick=True, raw_seconds=0.3, raw_num_envs=8, fetch_seconds=0.5, fetch_num_envs=8, sb3_minutes=30.0,
-    sb3_max_steps=1024, sb3_n_steps=128, ours_total_steps=2560, ours_num_envs=16, window=4,
+    sb3_max_steps=512, sb3_n_steps=64, sb3_eval_every_s=0.5, eval_every=2, eval_episodes=4,
+    ours_total_steps=512, ours_num_envs=16, window=4,
     ours_flags="--unroll-length 8 --num-minibatches 2 --update-epochs 1 --hidden 32 32",
 )
+SB3_CONFIGS: tuple[str, ...] = ("plain", "vecnormalize")
 
 
 def parse(argv: list[str] | None = None) -> Args:
@@ -113,11 +130,15 @@ def validate(args: Args) -> list[str]:
     bad = sorted(set(parts) - set(PARTS))
     if bad or not parts:
         raise UsageError(f"--parts takes a comma-separated subset of {','.join(PARTS)}, got {args.parts!r}")
-    for name in ("raw_seconds", "fetch_seconds", "sb3_minutes"):
+    configs = [c.strip() for c in args.sb3_configs.split(",") if c.strip()]
+    if not configs or set(configs) - set(SB3_CONFIGS):
+        raise UsageError(f"--sb3-configs takes a comma-separated subset of {','.join(SB3_CONFIGS)}, "
+                         f"got {args.sb3_configs!r}")
+    for name in ("raw_seconds", "fetch_seconds", "sb3_minutes", "sb3_eval_every_s", "sb3_learning_rate"):
         if not getattr(args, name) > 0:
             raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     for name in ("raw_num_envs", "fetch_num_envs", "sb3_num_envs", "sb3_n_steps", "sb3_batch_size",
-                 "ours_total_steps", "ours_num_envs", "window"):
+                 "ours_total_steps", "ours_num_envs", "window", "eval_every", "eval_episodes"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.sb3_max_steps is not None and args.sb3_max_steps < 1:
@@ -132,42 +153,73 @@ def validate(args: Args) -> list[str]:
     return parts
 
 
-def run_sb3_part(args: Args) -> dict[str, Any]:
-    """The sb3 record: our PPO (run here or read from --ours) and SB3 on the same residual task."""
-    from benchmarks import peers_sb3
+def ours_run(args: Args) -> tuple[str, dict[str, Any]]:
+    """Our PPO run for the sb3 part: read from --ours (checked) or trained here with --eval-every.
+    Returns its directory and its saved args."""
     from train import residual_ppo, run_dir
-    from train.metrics_log import METRICS_FILE, read_metrics
 
     if args.ours:
         record = run_dir.read_run(args.ours)
         if record["algo"] != "ppo":
             raise UsageError(f"--ours {args.ours!r} is a {record['algo']} run; pass a train.residual_ppo run")
+        if record.get("resumes"):
+            raise UsageError(f"--ours {args.ours!r} was resumed ({len(record['resumes'])} time(s)): its clock "
+                             "has gaps a time to target cannot see; pass a run trained in one go")
         saved = record["args"]
-        if saved.get("alpha_schedule", "constant") != "constant" or saved.get("base") not in ("ik", "zero", "script"):
-            raise UsageError(f"--ours {args.ours!r}: SB3 can only replay a constant alpha on a JAX base "
-                             f"(got alpha_schedule={saved.get('alpha_schedule')!r}, base={saved.get('base')!r})")
-        out, ours = args.ours, {"run_dir": args.ours, "made_here": False, "args": saved}
-    else:
-        out = args.ours_out or run_dir.default_out("ppo", "paper_square", args.base)
-        argv = ["--scene", "paper_square", "--base", args.base, "--dr" if args.dr else "--no-dr",
-                "--engine", args.engine, "--num-envs", str(args.ours_num_envs),
-                "--total-steps", str(args.ours_total_steps), "--seed", str(args.seed), "--wandb", "disabled",
-                "--eval-episodes", "0", "--out", out, *shlex.split(args.ours_flags)]
-        print(f"sb3 part: our PPO, python -m train.residual_ppo {' '.join(argv)}", flush=True)
-        residual_ppo.main(argv)
-        saved = run_dir.read_run(out)["args"]
-        ours = {"run_dir": out, "made_here": True, "args": saved}
-    metrics = read_metrics(os.path.join(out, METRICS_FILE))
+        if saved.get("alpha_schedule", "constant") != "constant" or saved.get("base") != "ik" \
+                or saved.get("scene") != "paper_square":
+            raise UsageError(f"--ours {args.ours!r}: the seed-style SB3 env is the paper task with the IK base and "
+                             f"a constant alpha (got scene={saved.get('scene')!r}, base={saved.get('base')!r}, "
+                             f"alpha_schedule={saved.get('alpha_schedule')!r})")
+        return args.ours, saved
+    out = args.ours_out or run_dir.default_out("ppo", "paper_square", args.base)
+    argv = ["--scene", "paper_square", "--base", args.base, "--dr" if args.dr else "--no-dr",
+            "--engine", "c", "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
+            "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
+            "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),
+            "--out", out, *shlex.split(args.ours_flags)]
+    print(f"sb3 part: our PPO, python -m train.residual_ppo {' '.join(argv)}", flush=True)
+    residual_ppo.main(argv)
+    return out, run_dir.read_run(out)["args"]
+
+
+def run_sb3_part(args: Args) -> dict[str, Any]:
+    """The sb3 record: our PPO (run here or read from --ours) and seed-style SB3 on the same task,
+    each scored by the same held-out evaluator."""
+    from benchmarks import peers_sb3, seed_env
+    from benchmarks.heldout import HeldOutEvaluator
+    from benchmarks.seed_env import SeedConfig, SeedDR
+    from train.metrics_log import METRICS_FILE, read_metrics
+
+    out, saved = ours_run(args)
+    path = os.path.join(out, METRICS_FILE)
+    metrics = read_metrics(path) if os.path.exists(path) else []
     if not metrics:
-        raise UsageError(f"{out}/{METRICS_FILE} holds no iterations; pass a run that trained")
-    task = {k: saved[k] for k in ("scene", "base", "dr", "alpha", "residual_penalty")}
-    log_std = args.sb3_log_std_init if args.sb3_log_std_init is not None else saved.get("init_log_std", -1.0)
-    hyper = {"n_steps": args.sb3_n_steps, "batch_size": args.sb3_batch_size, "log_std_init": float(log_std)}
-    print(f"sb3 part: SB3 PPO, {args.sb3_num_envs} subprocess envs, budget {args.sb3_minutes} min, task {task}",
-          flush=True)
-    events, sb3 = peers_sb3.train_sb3(task, args.sb3_num_envs, args.sb3_minutes * 60, args.sb3_max_steps,
-                                      hyper, args.seed)
-    return {"task": task, **peers_sb3.compare(events, sb3, metrics, ours, args.window)}
+        raise UsageError(f"{path} holds no iterations; pass a run that trained")
+    try:
+        peers_sb3.ours_curves(metrics)
+    except ValueError as e:
+        raise UsageError(f"--ours {out!r}: {e}") from e
+    task = {k: saved[k] for k in ("scene", "base", "engine", "num_envs", "dr", "residual_penalty", "alpha")}
+    episodes, seed = int(saved.get("eval_every_episodes", args.eval_episodes)), int(saved["eval_seed"])
+    evaluator = HeldOutEvaluator(task, episodes=episodes, seed=seed)
+    config = SeedConfig(alpha=float(saved["alpha"]), residual_penalty=float(saved["residual_penalty"]),
+                        **({} if saved["dr"] else {"dr": SeedDR.off()}))
+    overhead = seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed)
+    runs = []
+    for name in [c.strip() for c in args.sb3_configs.split(",") if c.strip()]:
+        settings = peers_sb3.SB3Settings(
+            num_envs=args.sb3_num_envs, n_steps=args.sb3_n_steps, batch_size=args.sb3_batch_size,
+            learning_rate=args.sb3_learning_rate, vec_env=args.sb3_vec_env, normalize=name == "vecnormalize",
+            budget_s=args.sb3_minutes * 60, max_steps=args.sb3_max_steps, eval_every_s=args.sb3_eval_every_s,
+            seed=args.seed)
+        print(f"sb3 part: {settings.name}, {settings.num_envs} envs ({settings.vec_env}), budget "
+              f"{args.sb3_minutes} min, held-out evaluation of {episodes} episodes every {settings.eval_every_s} s",
+              flush=True)
+        runs.append(peers_sb3.train_sb3(settings, evaluator, config))
+    ours = {"run_dir": out, "made_here": not args.ours, "args": saved}
+    return {"task": task, "heldout_episodes": episodes, "heldout_seed": seed, "seed_env_overhead": overhead,
+            **peers_sb3.compare(runs, metrics, ours, args.window)}
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -184,25 +236,51 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{num(raw['rollout_all_cores_physics_steps_per_s'])} | {num(raw['ratio_ours_vs_rollout'], '.2f', 'x')} | physics steps/s |")
     fetch = results["parts"].get("fetch")
     if fetch:
-        rows.append(f"| `fetch_pick_place` ({fetch['engine']}, {fetch['num_envs']} envs, jitted) vs `{fetch['peer']}` "
-                    f"(1 process) | {num(fetch['ours_env_steps_per_s'])} | {num(fetch['peer_env_steps_per_s'])} | "
+        procs, om, pm = fetch["peer_processes"], fetch["ours_mj_step"], fetch["peer_mj_step"]
+        rows.append(f"| `fetch_pick_place` ({fetch['engine']}, {fetch['num_envs']} envs, jitted; {fetch['ours_physics']}) "
+                    f"vs `{fetch['peer']}` ({fetch['peer_physics']}), {procs} processes (AsyncVectorEnv) | "
+                    f"{num(fetch['ours_env_steps_per_s'])} | {num(fetch['peer_env_steps_per_s'])} | "
                     f"{num(fetch['ratio_ours_vs_peer'], '.1f', 'x')} | env steps/s |")
-        rows.append(f"| the same through `mjx_gr00t.gym.make_vec` (numpy actions) | "
+        rows.append(f"| the same vs the peer in 1 process | {num(fetch['ours_env_steps_per_s'])} | "
+                    f"{num(fetch['peer_single_process_env_steps_per_s'])} | "
+                    f"{num(fetch['ratio_ours_vs_peer_single_process'], '.1f', 'x')} | env steps/s |")
+        rows.append(f"| the same through `mjx_gr00t.gym.make_vec` (numpy actions) vs the peer, {procs} processes | "
                     f"{num(fetch['ours_gym_adapter_env_steps_per_s'])} | {num(fetch['peer_env_steps_per_s'])} | "
                     f"{num(fetch['ratio_ours_gym_adapter_vs_peer'], '.1f', 'x')} | env steps/s |")
+        rows.append(f"| single-thread `mj_step`, each scene's own model ({om['physics_steps_per_env_step']} vs "
+                    f"{pm['physics_steps_per_env_step']} physics steps per env step); ratio = peer / ours | "
+                    f"{num(om['us_per_physics_step'], '.1f')} | {num(pm['us_per_physics_step'], '.1f')} | "
+                    f"{num(fetch['physics_cost_ratio_peer_vs_ours'], '.1f', 'x')} | µs per physics step |")
+        rows.append(f"| env-steps ratio ({procs} processes) over the `mj_step` cost ratio: what cheaper physics "
+                    f"does not explain | | | {num(fetch['ratio_ours_vs_peer_per_physics_cost'], '.1f', 'x')} | |")
     sb3 = results["parts"].get("sb3")
     if sb3:
-        rows.append(f"| our PPO vs SB3 PPO ({sb3['sb3']['num_envs']} SubprocVecEnv), training, updates included | "
-                    f"{num(sb3['ours']['env_steps_per_s'])} | {num(sb3['sb3']['env_steps_per_s'])} | "
-                    f"{num(sb3['env_steps_per_s_ratio'], '.1f', 'x')} | env steps/s |")
-        target = sb3["target_success"]
-        rows.append(f"| wall time to SB3's final success ({num(target, '.1%')}); ratio = SB3 / ours | "
-                    f"{num(sb3['ours_time_to_target_s'], '.1f')} | {num(sb3['sb3_time_to_target_s'], '.1f')} | "
-                    f"{num(sb3['time_to_success_ratio'], '.1f', 'x')} | s |")
-        rows += ["", f"sb3: task {sb3['task']}; success = {sb3['success_measure']}. "
-                     f"Final success: SB3 {num(sb3['sb3']['final_success'], '.1%')} after {num(sb3['sb3']['wall_s'], '.0f')} s "
-                     f"({sb3['sb3']['env_steps']:,} steps), ours {num(sb3['ours']['final_success'], '.1%')} after "
-                     f"{num(sb3['ours']['wall_s'], '.0f')} s ({sb3['ours']['env_steps']:,} steps). {sb3['note']}"]
+        ours = sb3["ours"]
+        for run, cmp in zip(sb3["sb3"], sb3["comparisons"]):
+            hp, target = run["hyperparameters"], cmp["target_success"]
+            peer_t, ours_t = cmp["peer_time_to_target"], cmp["ours_time_to_target"]
+            held_k = [k for k in cmp if k.startswith("ratio_held_") and k.endswith("_evals")][0]
+            k = held_k.split("_")[2]
+            rows.append(f"| our PPO vs {run['name']} ({hp['vec_env']} VecEnv, {run['settings']['num_envs']} envs), "
+                        f"training, updates included | {num(ours['env_steps_per_s'])} | {num(run['env_steps_per_s'])} | "
+                        f"{num(cmp['env_steps_per_s_ratio'], '.1f', 'x')} | env steps/s |")
+            rows.append(f"| wall time to {run['name']}'s final held-out success ({num(target, '.1%')}), **held** "
+                        f"to the end of each run; ratio = SB3 / ours | {num(ours_t['held_s'], '.1f')} | "
+                        f"{num(peer_t['held_s'], '.1f')} | {num(cmp['ratio_held'], '.2f', 'x')} | s |")
+            rows.append(f"| the same, held for {k} evaluations | {num(ours_t[f'held_{k}_evals_s'], '.1f')} | "
+                        f"{num(peer_t[f'held_{k}_evals_s'], '.1f')} | {num(cmp[held_k], '.2f', 'x')} | s |")
+            first = "first_crossing_s (not held; for reference only)"
+            rows.append(f"| the same, first crossing (not held; reference only) | {num(ours_t[first], '.1f')} | "
+                        f"{num(peer_t[first], '.1f')} | "
+                        f"{num(cmp['ratio_first_crossing (not held; for reference only)'], '.2f', 'x')} | s |")
+        overhead = sb3.get("seed_env_overhead") or {}
+        finals = "; ".join(f"{r['name']} {num(r['final_success'], '.1%')} after {num(r['wall_s'], '.0f')} s "
+                           f"({r['env_steps']:,} steps)" for r in sb3["sb3"])
+        rows += ["", f"sb3: task {sb3['task']}; success = {sb3['success_measure']}, {sb3['heldout_episodes']} episodes "
+                     f"from seed {sb3['heldout_seed']}. Final held-out success: {finals}; ours "
+                     f"{num(ours['final_success'], '.1%')} after {num(ours['wall_s'], '.0f')} s ({ours['env_steps']:,} steps). "
+                     f"The seed-style env's overhead over raw `mj_step`: "
+                     f"{num(overhead.get('overhead_fraction'), '.1%')} of its time."]
     return "\n".join(rows) + "\n"
 
 

@@ -1,35 +1,63 @@
-"""benchmarks.peers, part `sb3`: Stable-Baselines3 PPO on our Gymnasium adapter against our PPO.
+"""benchmarks.peers, part `sb3`: seed-style Stable-Baselines3 PPO against our PPO, to a held target.
 
-The task is the same for both: the residual task of `train.residual_ppo` (scene, base, DR, alpha,
-residual penalty, hence the same reward), taken from the run's run.json with `--ours RUN_DIR`.
-- SB3: `PPO("MlpPolicy")` with SB3's defaults except the flags below, on `make_vec_env` with
-  `SubprocVecEnv` over `mjx_gr00t.gym.make_env` (one env per subprocess, C engine), trained for a
-  wall-time budget. Its clock starts just before `learn()` (the first reset and the envs' compile
-  in the subprocesses count; starting the subprocesses does not).
-- Ours: `train.residual_ppo` run here (or read from `--ours RUN_DIR`); its clock is the run's
-  `time/wall_s` (from the start of the training loop, so the train step's compile counts).
+The peer runs as a user of the seed project runs it: SB3 `PPO("MlpPolicy")` on `num_envs` plain
+single-process Gymnasium envs that step MuJoCo directly (`benchmarks.seed_env`: same MJCF, reward,
+IK base and DR as our residual task, no JAX in its step), with the seed's hyperparameters (n_steps
+256, batch 64, lr 3e-4, 4 envs) and SB3's defaults where the seed is silent; once plain and once
+inside `VecNormalize`. Its clock starts just before `learn()`.
+Ours is `train.residual_ppo` with `--eval-every` (run here, or read from `--ours RUN_DIR`); its
+clock is the run's `time/wall_s` (the training loop, compile included, evaluation excluded).
 
-Success measure, the same for both: the training-rollout success rate (episodes that ended during
-training, stochastic policy) over the last `window` completed episodes; for ours whole
-iterations are added until they hold at least `window` episodes. Held-out evaluation is not used.
-SB3's target is its final rate; its time is when its curve first reached it; ours is when our
-curve first reached the same rate. ratio = SB3's time / ours.
+Success is measured the same way for both: periodic held-out evaluation (`benchmarks.heldout`, the
+same episodes from the same seed, deterministic policy), off each side's training clock. Time to
+target is `mjx_gr00t.time_to_target`: the time from which held-out success stays at or above the
+target for the rest of the run. The target is SB3's final held-out success after its budget.
+The first crossing and a training-rollout window are recorded too, labelled, for reference.
 """
 
 import collections
-import os
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
+
+from mjx_gr00t.time_to_target import first_crossing, held_time, ratio, time_to_target
 
 Event = tuple[float, int, int]
 """(wall_s, episodes ended, successes among them)."""
+EvalPoint = tuple[float, float, int]
+"""(training wall_s, held-out success rate, env steps)."""
 CURVE_POINTS: int = 200
+HOLD_EVALS: int = 3
+"""The 'held for the next k evaluations' variant reported beside 'held to the end'."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SB3Settings:
+    """One SB3 PPO run: the seed's hyperparameters, SB3's defaults otherwise, and its budget."""
+
+    num_envs: int = 4
+    n_steps: int = 256
+    batch_size: int = 64
+    learning_rate: float = 3e-4
+    vec_env: str = "dummy"
+    normalize: bool = False
+    budget_s: float = 600.0
+    max_steps: int | None = None
+    eval_every_s: float = 30.0
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return "seed-style SB3 PPO" + (" + VecNormalize" if self.normalize else "")
 
 
 def windowed_success(events: Sequence[Event], window: int) -> list[tuple[float, float]]:
-    """(wall_s, success rate over the trailing events holding >= `window` episodes) at every event
-    with episodes, once `window` episodes have ended; [] before."""
+    """(wall_s, training success over the trailing events holding >= `window` episodes) at every
+    event with episodes, once `window` episodes have ended. For reference only: on the paper task
+    early finishers are mostly successes, so this curve starts high (see time_to_target)."""
     recent: collections.deque[tuple[int, int]] = collections.deque()
     episodes = successes = 0
     curve = []
@@ -46,124 +74,137 @@ def windowed_success(events: Sequence[Event], window: int) -> list[tuple[float, 
     return curve
 
 
-def first_reach(curve: Sequence[tuple[float, float]], target: float) -> float | None:
-    """The first wall_s where the curve is at or above `target`; None if it never is."""
-    for t, rate in curve:
-        if rate >= target - 1e-12:
-            return t
-    return None
-
-
-def ours_events(metrics: Sequence[dict[str, Any]]) -> list[Event]:
-    """Events from a train.residual_ppo metrics.jsonl (one record per iteration)."""
-    events, last_t = [], -1.0
+def ours_curves(metrics: Sequence[dict[str, Any]]) -> tuple[list[EvalPoint], list[Event]]:
+    """The held-out curve (eval/success_rate records) and training events of a train.residual_ppo
+    metrics.jsonl; ValueError when the run has no held-out evaluations or its clock restarts."""
+    evals, events, last_t = [], [], -1.0
     for r in metrics:
         t = float(r["time/wall_s"])
         if t < last_t:
-            raise ValueError("the run's time/wall_s goes backwards: a resumed run has no single clock; "
-                             "pass a run trained in one go")
+            raise ValueError("its time/wall_s goes backwards; pass a run trained in one go")
         last_t = t
-        n = int(round(float(r.get("rollout/episodes", 0.0))))
+        n = int(round(float(r.get("rollout/episodes") or 0.0)))
         events.append((t, n, int(round(float(r.get("rollout/success_rate") or 0.0) * n))))
-    return events
+        if r.get("eval/success_rate") is not None:
+            evals.append((t, float(r["eval/success_rate"]), int(r["env_steps"])))
+    if not evals:
+        raise ValueError("it has no held-out evaluations during training (eval/success_rate); train it "
+                         "with --eval-every N, e.g. --eval-every 20")
+    return evals, events
 
 
-def thin(curve: Sequence[tuple[float, float]], points: int = CURVE_POINTS) -> list[list[float]]:
+def thin(curve: Sequence[Sequence[float]], points: int = CURVE_POINTS) -> list[list[float]]:
     """At most `points` evenly spaced points of a curve (its last point kept), for the JSON."""
     if len(curve) <= points:
         return [list(p) for p in curve]
     step = len(curve) / points
-    picked = [curve[int(i * step)] for i in range(points - 1)] + [curve[-1]]
-    return [list(p) for p in picked]
+    return [list(curve[int(i * step)]) for i in range(points - 1)] + [list(curve[-1])]
 
 
-def sb3_env(scene: str, base: str, dr: bool, alpha: float, residual_penalty: float) -> Any:
-    """One `mjx_gr00t.gym.JaxEnv` on the C engine, for an SB3 subprocess (JAX kept on the CPU there)."""
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    from mjx_gr00t.gym import make_env
-
-    return make_env(scene, base=base, engine="c", dr=dr, alpha=alpha, residual_penalty=residual_penalty)
-
-
-def train_sb3(task: dict[str, Any], num_envs: int, budget_s: float, max_steps: int | None,
-              hyper: dict[str, Any], seed: int) -> tuple[list[Event], dict[str, Any]]:
-    """Trains SB3 PPO on `task` ({scene, base, dr, alpha, residual_penalty}) until `budget_s` or
-    `max_steps`; returns its episode events and a record."""
-    import functools
-
+def train_sb3(settings: SB3Settings, evaluate: Callable[[Callable[[np.ndarray], np.ndarray]], dict[str, Any]],
+              seed_config: Any = None) -> dict[str, Any]:
+    """Trains SB3 PPO on the seed-style env until its budget; `evaluate(policy)` (a HeldOutEvaluator)
+    scores it every `eval_every_s` of training and at the end, off the clock. Returns its record."""
+    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    class SuccessClock(BaseCallback):
-        """Records (wall_s, 1, success) at every episode end; stops at the time budget."""
+    from benchmarks.seed_env import SeedConfig, make_seed_vec
 
-        def __init__(self, start: float) -> None:
+    config = seed_config or SeedConfig()
+    vec = make_seed_vec(settings.num_envs, settings.seed, settings.vec_env, settings.normalize, config=config)
+    model = PPO("MlpPolicy", vec, seed=settings.seed, device="cpu", verbose=0, n_steps=settings.n_steps,
+                batch_size=settings.batch_size, learning_rate=settings.learning_rate)
+    log_std_init = float(model.policy.log_std.detach().mean())   # SB3's default: the seed sets none
+
+    class HeldOutClock(BaseCallback):
+        """Training-episode events, held-out evaluations off the clock, and the budget."""
+
+        def __init__(self) -> None:
             super().__init__()
-            self.start, self.events = start, []
+            self.start = self.paused = 0.0
+            self.events: list[Event] = []
+            self.curve: list[EvalPoint] = []
+            self.next_eval = settings.eval_every_s
+
+        def train_s(self) -> float:
+            return time.perf_counter() - self.start - self.paused
+
+        def evaluate_now(self, at: float | None = None) -> None:
+            t, t0 = self.train_s() if at is None else at, time.perf_counter()
+            norm = vec.normalize_obs if settings.normalize else (lambda o: o)
+            summary = evaluate(lambda obs: model.predict(norm(obs), deterministic=True)[0])
+            self.curve.append((t, summary["success_rate"], int(model.num_timesteps)))
+            self.paused += time.perf_counter() - t0
 
         def _on_step(self) -> bool:
-            now = time.perf_counter() - self.start
+            now = self.train_s()
             for done, info in zip(self.locals["dones"], self.locals["infos"]):
                 if done:
                     self.events.append((now, 1, int(info.get("success", 0.0) > 0.5)))
-            return now < budget_s
+            if now >= self.next_eval:
+                self.evaluate_now()
+                while self.next_eval <= now:
+                    self.next_eval += settings.eval_every_s
+            return now < settings.budget_s
 
-    # make_vec_env wraps each env in Monitor and seeds it (seed + rank) on the first reset.
-    factory = functools.partial(sb3_env, task["scene"], task["base"], task["dr"], task["alpha"],
-                                task["residual_penalty"])
-    vec = make_vec_env(factory, n_envs=num_envs, seed=seed, vec_env_cls=SubprocVecEnv,
-                       vec_env_kwargs={"start_method": "forkserver"})
-    model = PPO("MlpPolicy", vec, seed=seed, device="cpu", verbose=0,
-                n_steps=hyper["n_steps"], batch_size=hyper["batch_size"],
-                policy_kwargs={"log_std_init": hyper["log_std_init"]})
-    start = time.perf_counter()
-    clock = SuccessClock(start)
-    model.learn(total_timesteps=max_steps or 10**12, callback=clock)
-    wall = time.perf_counter() - start
+    clock = HeldOutClock()
+    clock.start = time.perf_counter()
+    model.learn(total_timesteps=settings.max_steps or 10**12, callback=clock)
+    wall = clock.train_s()
+    clock.evaluate_now(at=wall)
     vec.close()
-    record = {"env_steps": int(model.num_timesteps), "wall_s": wall,
-              "env_steps_per_s": model.num_timesteps / wall, "episodes": len(clock.events),
-              "num_envs": num_envs, "vec_env": "SubprocVecEnv", "engine": "c",
-              "hyperparameters": {**_sb3_defaults(model), **hyper}}
-    return clock.events, record
-
-
-def _sb3_defaults(model: Any) -> dict[str, Any]:
-    """The PPO settings the flags leave at SB3's defaults, read back from the model."""
-    return {"learning_rate": model.learning_rate, "n_epochs": model.n_epochs, "gamma": model.gamma,
-            "gae_lambda": model.gae_lambda, "clip_range": model.clip_range(1.0), "ent_coef": model.ent_coef,
-            "net_arch": model.policy.net_arch, "normalize_observations": False}
-
-
-def compare(sb3_events: Sequence[Event], sb3_record: dict[str, Any], ours_metrics: Sequence[dict[str, Any]],
-            ours_record: dict[str, Any], window: int) -> dict[str, Any]:
-    """The `sb3` part's record: both curves, SB3's final rate and times to it, and the ratios."""
-    sb3_curve = windowed_success(sb3_events, window)
-    ours_curve = windowed_success(ours_events(ours_metrics), window)
-    last = ours_metrics[-1] if ours_metrics else {}
-    ours = {**ours_record, "env_steps": int(last.get("env_steps", 0)), "wall_s": float(last.get("time/wall_s", 0.0))}
-    ours["env_steps_per_s"] = ours["env_steps"] / ours["wall_s"] if ours["wall_s"] > 0 else None
-    ours["final_success"] = ours_curve[-1][1] if ours_curve else None
-    sb3 = {**sb3_record, "final_success": sb3_curve[-1][1] if sb3_curve else None}
-    out: dict[str, Any] = {
-        "success_measure": f"training-rollout success rate over the last {window} completed episodes "
-                           "(stochastic policy), the same for both; no held-out evaluation",
-        "window_episodes": window,
-        "env_steps_per_s_ratio": (ours["env_steps_per_s"] / sb3["env_steps_per_s"]
-                                  if ours["env_steps_per_s"] and sb3["env_steps_per_s"] else None),
-        "target_success": sb3["final_success"], "sb3_time_to_target_s": None,
-        "ours_time_to_target_s": None, "time_to_success_ratio": None, "note": "",
+    return {
+        "name": settings.name, "settings": dataclasses.asdict(settings), "env_steps": int(model.num_timesteps),
+        "wall_s": wall, "env_steps_per_s": model.num_timesteps / wall, "episodes": len(clock.events),
+        "hyperparameters": {
+            "learning_rate": model.learning_rate, "n_steps": model.n_steps, "batch_size": model.batch_size,
+            "n_epochs": model.n_epochs, "gamma": model.gamma, "gae_lambda": model.gae_lambda,
+            "clip_range": model.clip_range(1.0), "ent_coef": model.ent_coef, "net_arch": model.policy.net_arch,
+            "log_std_init": log_std_init,
+            "normalize": settings.normalize, "vec_env": settings.vec_env,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "final_success": clock.curve[-1][1], "heldout_curve": clock.curve, "events": clock.events,
     }
-    if sb3["final_success"] is None:
-        out["note"] = f"SB3 ended fewer than {window} episodes: no final success rate"
-    else:
-        out["sb3_time_to_target_s"] = first_reach(sb3_curve, sb3["final_success"])
-        out["ours_time_to_target_s"] = first_reach(ours_curve, sb3["final_success"])
-        if out["ours_time_to_target_s"] is None:
-            out["note"] = f"ours never reached SB3's final success {sb3['final_success']:.3f} in its run"
-        else:
-            out["time_to_success_ratio"] = out["sb3_time_to_target_s"] / out["ours_time_to_target_s"]
-    sb3["curve"], ours["curve"] = thin(sb3_curve), thin(ours_curve)
-    return {**out, "sb3": sb3, "ours": ours}
+
+
+def compare(sb3_runs: Sequence[dict[str, Any]], ours_metrics: Sequence[dict[str, Any]],
+            ours_record: dict[str, Any], window: int) -> dict[str, Any]:
+    """The `sb3` part's record: every curve, SB3's final held-out success as the target, both sides'
+    held times to it (and to each SB3 run's own final success), and the ratios SB3 / ours."""
+    ours_evals, ours_events = ours_curves(ours_metrics)
+    ours_curve = [(t, s) for t, s, _ in ours_evals]
+    last = ours_metrics[-1]
+    ours = {**ours_record, "env_steps": int(last["env_steps"]), "wall_s": float(last["time/wall_s"]),
+            "final_success": ours_evals[-1][1], "heldout_curve": [list(p) for p in ours_evals],
+            "training_window_curve": thin(windowed_success(ours_events, window))}
+    ours["env_steps_per_s"] = ours["env_steps"] / ours["wall_s"]
+    comparisons = []
+    for run in sb3_runs:
+        sb3_curve = [(t, s) for t, s, _ in run["heldout_curve"]]
+        target = run["final_success"]
+        peer, mine = time_to_target(sb3_curve, target, HOLD_EVALS), time_to_target(ours_curve, target, HOLD_EVALS)
+        window_sb3 = windowed_success(run["events"], window)
+        window_ours = windowed_success(ours_events, window)
+        comparisons.append({
+            "peer": run["name"], "target_success": target,
+            "peer_time_to_target": peer, "ours_time_to_target": mine,
+            "ratio_held": ratio(peer["held_s"], mine["held_s"]),
+            f"ratio_held_{HOLD_EVALS}_evals": ratio(peer[f"held_{HOLD_EVALS}_evals_s"], mine[f"held_{HOLD_EVALS}_evals_s"]),
+            "ratio_first_crossing (not held; for reference only)": ratio(first_crossing(sb3_curve, target),
+                                                                        first_crossing(ours_curve, target)),
+            f"training_window_{window}_held_s (for reference)": {
+                "peer": held_time(window_sb3, target), "ours": held_time(window_ours, target)},
+            "env_steps_per_s_ratio": ours["env_steps_per_s"] / run["env_steps_per_s"],
+        })
+    sb3_out = []
+    for run in sb3_runs:
+        out = {k: v for k, v in run.items() if k != "events"}
+        out["training_window_curve"] = thin(windowed_success(run["events"], window))
+        sb3_out.append(out)
+    return {
+        "success_measure": "held-out success (benchmarks.heldout: the same episodes and seed for both sides, "
+                           "deterministic policy), evaluated periodically off each side's training clock",
+        "comparisons": comparisons, "sb3": sb3_out, "ours": ours,
+    }

@@ -8,6 +8,7 @@ import dataclasses
 import importlib.util
 import inspect
 import json
+import os
 
 import pytest
 
@@ -25,23 +26,25 @@ def _run(tmp_path, *argv):
     return written, (tmp_path / "peers.md").read_text()
 
 
-def test_windowed_success_and_first_reach() -> None:
+def test_windowed_success() -> None:
     events = [(1.0, 2, 0), (2.0, 2, 2), (3.0, 0, 0), (4.0, 4, 4), (5.0, 1, 0)]
     # At t=2: 4 episodes, 2 successes. At t=4 the oldest two events drop out (the newest alone
     # holds 4). At t=5 the t=4 event plus the new one: 5 episodes, 4 successes.
     curve = peers_sb3.windowed_success(events, window=4)
     assert curve == [(2.0, 0.5), (4.0, 1.0), (5.0, 0.8)]
-    assert peers_sb3.first_reach(curve, 0.8) == 4.0
-    assert peers_sb3.first_reach(curve, 1.01) is None
     assert peers_sb3.windowed_success(events, window=100) == []
 
 
-def test_ours_events_read_metrics_and_refuse_a_restarted_clock() -> None:
-    metrics = [{"time/wall_s": 1.0, "rollout/episodes": 4.0, "rollout/success_rate": 0.25},
-               {"time/wall_s": 2.0, "rollout/episodes": 0.0, "rollout/success_rate": 0.0}]
-    assert peers_sb3.ours_events(metrics) == [(1.0, 4, 1), (2.0, 0, 0)]
-    with pytest.raises(ValueError, match="resumed run"):
-        peers_sb3.ours_events([*metrics, {"time/wall_s": 0.5, "rollout/episodes": 1.0}])
+def test_ours_curves_need_held_out_evaluations_and_one_clock() -> None:
+    metrics = [{"time/wall_s": 1.0, "env_steps": 8, "rollout/episodes": 4.0, "rollout/success_rate": 0.25},
+               {"time/wall_s": 2.0, "env_steps": 16, "rollout/episodes": 0.0, "rollout/success_rate": None,
+                "eval/success_rate": 0.5}]
+    evals, events = peers_sb3.ours_curves(metrics)
+    assert evals == [(2.0, 0.5, 16)] and events == [(1.0, 4, 1), (2.0, 0, 0)]
+    with pytest.raises(ValueError, match="trained in one go"):
+        peers_sb3.ours_curves([*metrics, {"time/wall_s": 0.5, "env_steps": 24}])
+    with pytest.raises(ValueError, match="--eval-every"):
+        peers_sb3.ours_curves(metrics[:1])
 
 
 def test_raw_part(tmp_path) -> None:
@@ -63,38 +66,80 @@ def test_fetch_part(tmp_path) -> None:
     written, table = _run(tmp_path, "--parts", "fetch")
     fetch = written["parts"]["fetch"]
     assert fetch["peer"] == "FetchPickAndPlace-v4" and fetch["peer_gymnasium_robotics"] == "1.4.2"
-    for key in ("peer_env_steps_per_s", "ours_env_steps_per_s", "ours_gym_adapter_env_steps_per_s"):
+    # The peer runs in as many processes as our C engine has threads (all cores).
+    assert fetch["peer_processes"] == fetch["ours_engine_threads"] == os.cpu_count()
+    for key in ("peer_env_steps_per_s", "peer_single_process_env_steps_per_s", "ours_env_steps_per_s",
+                "ours_gym_adapter_env_steps_per_s"):
         assert fetch[key] > 0, key
-    assert fetch["ratio_ours_vs_peer"] == pytest.approx(fetch["ours_env_steps_per_s"] / fetch["peer_env_steps_per_s"])
+    rate = fetch["ours_env_steps_per_s"]
+    assert fetch["ratio_ours_vs_peer"] == pytest.approx(rate / fetch["peer_env_steps_per_s"])
+    assert fetch["ratio_ours_vs_peer_single_process"] == pytest.approx(rate / fetch["peer_single_process_env_steps_per_s"])
     assert fetch["ratio_ours_gym_adapter_vs_peer"] == pytest.approx(
         fetch["ours_gym_adapter_env_steps_per_s"] / fetch["peer_env_steps_per_s"])
-    assert "FetchPickAndPlace-v4" in table
+    # Each scene's raw mj_step on its own model: ours has no arm and no mocap, the peer both.
+    ours, peer = fetch["ours_mj_step"], fetch["peer_mj_step"]
+    assert ours["nmocap"] == 0 and peer["nmocap"] == 1 and peer["nv"] > ours["nv"]
+    assert ours["physics_steps_per_env_step"] == peer["physics_steps_per_env_step"] == 20
+    assert ours["us_per_physics_step"] > 0 and peer["us_per_physics_step"] > 0
+    cost = peer["us_per_physics_step"] / ours["us_per_physics_step"]
+    assert fetch["physics_cost_ratio_peer_vs_ours"] == pytest.approx(cost)
+    assert fetch["ratio_ours_vs_peer_per_physics_cost"] == pytest.approx(fetch["ratio_ours_vs_peer"] / cost)
+    assert "no arm" in table and "mocap weld" in table and "1 process" in table
+    assert f"{fetch['ratio_ours_vs_peer']:.1f}x" in table and f"{cost:.1f}x" in table
 
 
 @pytest.mark.slow
 def test_sb3_part(tmp_path) -> None:
-    """SB3 on 4 subprocess envs for ~1,000 steps and our PPO for 2,560, both on the zero-base task."""
-    written, table = _run(tmp_path, "--parts", "sb3", "--base", "zero", "--ours-out", str(tmp_path / "ours"))
+    """Seed-style SB3 (plain and VecNormalize) for ~512 steps and our PPO for 512, scored by one
+    held-out evaluator; then the same from the run directory, and the run dirs it must refuse."""
+    written, table = _run(tmp_path, "--parts", "sb3", "--ours-out", str(tmp_path / "ours"))
     sb3 = written["parts"]["sb3"]
-    assert sb3["task"] == {"scene": "paper_square", "base": "zero", "dr": True, "alpha": 1.0, "residual_penalty": 0.001}
-    theirs, ours = sb3["sb3"], sb3["ours"]
-    assert theirs["env_steps"] >= peers.QUICK.sb3_max_steps and theirs["episodes"] >= peers.QUICK.sb3_num_envs
+    assert sb3["task"] == {"scene": "paper_square", "base": "ik", "engine": "c", "num_envs": 16, "dr": True,
+                           "residual_penalty": 0.001, "alpha": 1.0}
+    assert sb3["heldout_episodes"] == peers.QUICK.eval_episodes
+    ours = sb3["ours"]
     assert ours["env_steps"] == peers.QUICK.ours_total_steps and ours["made_here"]
-    assert theirs["env_steps_per_s"] > 0 and ours["env_steps_per_s"] > 0
-    assert sb3["env_steps_per_s_ratio"] == pytest.approx(ours["env_steps_per_s"] / theirs["env_steps_per_s"])
-    assert sb3["target_success"] == theirs["final_success"] == theirs["curve"][-1][1]
-    assert 0.0 <= sb3["target_success"] <= 1.0
-    assert 0.0 < sb3["sb3_time_to_target_s"] <= theirs["wall_s"]
-    if sb3["ours_time_to_target_s"] is None:
-        assert sb3["time_to_success_ratio"] is None and "never reached" in sb3["note"]
-    else:
-        assert sb3["time_to_success_ratio"] == pytest.approx(sb3["sb3_time_to_target_s"] / sb3["ours_time_to_target_s"])
-        assert max(r for _, r in ours["curve"]) >= sb3["target_success"]
-    assert "wall time to SB3's final success" in table
+    assert [p[2] for p in ours["heldout_curve"]] == [256, 512]     # --eval-every 2 iterations of 128
+    assert 0.0 <= sb3["seed_env_overhead"]["overhead_fraction"] < 1.0
+    assert [r["name"] for r in sb3["sb3"]] == ["seed-style SB3 PPO", "seed-style SB3 PPO + VecNormalize"]
+    for run, cmp in zip(sb3["sb3"], sb3["comparisons"]):
+        assert run["env_steps"] >= peers.QUICK.sb3_max_steps and run["env_steps_per_s"] > 0
+        hp = run["hyperparameters"]
+        assert (hp["n_steps"], hp["batch_size"], hp["learning_rate"], hp["n_epochs"]) == (64, 64, 3e-4, 10)
+        assert hp["log_std_init"] == 0.0 and hp["vec_env"] == "dummy"
+        assert len(run["heldout_curve"]) >= 1 and run["final_success"] == run["heldout_curve"][-1][1]
+        assert cmp["target_success"] == run["final_success"]
+        peer_t, ours_t = cmp["peer_time_to_target"], cmp["ours_time_to_target"]
+        assert peer_t["held_s"] is not None and peer_t["held_s"] <= run["wall_s"] + 1e-9
+        if ours_t["held_s"] is None:
+            assert cmp["ratio_held"] is None
+        else:
+            assert cmp["ratio_held"] == pytest.approx(peer_t["held_s"] / ours_t["held_s"])
+        assert cmp["env_steps_per_s_ratio"] == pytest.approx(ours["env_steps_per_s"] / run["env_steps_per_s"])
+    assert "**held**" in table and "first crossing (not held" in table
     # The same comparison again from the run directory just made (--ours), without retraining ours.
-    again, _ = _run(tmp_path, "--parts", "sb3", "--ours", str(tmp_path / "ours"), "--sb3-max-steps", "512")
+    again, _ = _run(tmp_path, "--parts", "sb3", "--ours", str(tmp_path / "ours"), "--sb3-configs", "plain")
     assert again["parts"]["sb3"]["ours"]["made_here"] is False
-    assert again["parts"]["sb3"]["ours"]["env_steps"] == ours["env_steps"]
+    assert again["parts"]["sb3"]["ours"]["heldout_curve"] == ours["heldout_curve"]
+
+
+def test_sb3_part_refuses_resumed_runs_and_runs_without_metrics(tmp_path) -> None:
+    from train import residual_ppo, run_dir
+
+    out = tmp_path / "ours"
+    flags = ["--num-envs", "4", "--unroll-length", "4", "--hidden", "8", "--total-steps", "32",
+             "--engine", "c", "--wandb", "disabled", "--eval-episodes", "0", "--out", str(out)]
+    residual_ppo.main([*flags, "--stop-after", "1"])
+    with pytest.raises(UsageError, match="no held-out evaluations.*--eval-every"):
+        peers.main(["--quick", "--parts", "sb3", "--ours", str(out), "--out", str(tmp_path / "x")])
+    residual_ppo.main(["--resume", str(out), "--eval-episodes", "0"])
+    with pytest.raises(UsageError, match="was resumed .*trained in one go"):
+        peers.main(["--quick", "--parts", "sb3", "--ours", str(out), "--out", str(tmp_path / "x")])
+    empty = tmp_path / "empty"
+    run_dir.prepare_out(str(empty), "ppo", run_dir.read_run(str(out))["args"], resume=False, overwrite=False)
+    with pytest.raises(UsageError, match="holds no iterations"):
+        peers.main(["--quick", "--parts", "sb3", "--ours", str(empty), "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_bad_flags_say_what_to_fix(tmp_path, monkeypatch) -> None:
