@@ -32,6 +32,7 @@ import sys
 import time
 from typing import Any, Literal
 
+import numpy as np
 import tyro
 
 from benchmarks.common import machine, machine_line, machine_tag
@@ -54,7 +55,8 @@ class Args:
     """Output path without extension: writes OUT.json and OUT.md. Default:
     benchmarks/results/peers_<machine tag>, e.g. peers_cpu2."""
     engine: Literal["auto", "c", "mjx", "warp"] = "auto"
-    """Our physics engine in the raw and fetch parts and our PPO ('auto': c on a CPU, mjx on a GPU)."""
+    """Our physics engine in the raw and fetch parts, our PPO run made here and the held-out evaluator
+    ('auto': c on a CPU, mjx on a GPU)."""
     seed: int = 0
     """Seed of envs, actions and both learners."""
     raw_seconds: float = 5.0
@@ -107,6 +109,10 @@ class Args:
     """sb3: domain randomisation of the residual task when no --ours run is given (--no-dr: off)."""
     window: int = 100
     """sb3: episodes in the training-rollout success window recorded for reference (not the target)."""
+    reanalyse: str | None = None
+    """Recompute the sb3 comparisons of this peers JSON from its stored curves (and its run dir's
+    metrics, or those of --ours: a one-go run of the same task made since) with the current
+    definitions, without training SB3; rewrites it and its .md."""
 
 
 QUICK = Args(
@@ -153,6 +159,15 @@ def validate(args: Args) -> list[str]:
     return parts
 
 
+def _check_seed_task(saved: dict[str, Any], where: str) -> None:
+    """UsageError unless a PPO run's args are a task the seed-style env reproduces."""
+    if saved.get("alpha_schedule", "constant") != "constant" or saved.get("base") != "ik" \
+            or saved.get("scene") != "paper_square":
+        raise UsageError(f"{where}: the seed-style SB3 env is the paper task with the IK base and a constant "
+                         f"alpha (got scene={saved.get('scene')!r}, base={saved.get('base')!r}, "
+                         f"alpha_schedule={saved.get('alpha_schedule')!r})")
+
+
 def ours_run(args: Args) -> tuple[str, dict[str, Any]]:
     """Our PPO run for the sb3 part: read from --ours (checked) or trained here with --eval-every.
     Returns its directory and its saved args."""
@@ -165,19 +180,15 @@ def ours_run(args: Args) -> tuple[str, dict[str, Any]]:
         if record.get("resumes"):
             raise UsageError(f"--ours {args.ours!r} was resumed ({len(record['resumes'])} time(s)): its clock "
                              "has gaps a time to target cannot see; pass a run trained in one go")
-        saved = record["args"]
-        if saved.get("alpha_schedule", "constant") != "constant" or saved.get("base") != "ik" \
-                or saved.get("scene") != "paper_square":
-            raise UsageError(f"--ours {args.ours!r}: the seed-style SB3 env is the paper task with the IK base and "
-                             f"a constant alpha (got scene={saved.get('scene')!r}, base={saved.get('base')!r}, "
-                             f"alpha_schedule={saved.get('alpha_schedule')!r})")
-        return args.ours, saved
+        _check_seed_task(record["args"], f"--ours {args.ours!r}")
+        return args.ours, record["args"]
     out = args.ours_out or run_dir.default_out("ppo", "paper_square", args.base)
     argv = ["--scene", "paper_square", "--base", args.base, "--dr" if args.dr else "--no-dr",
-            "--engine", "c", "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
+            "--engine", args.engine, "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
             "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
             "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),
             "--out", out, *shlex.split(args.ours_flags)]
+    _check_seed_task(run_dir.args_dict(residual_ppo.parse(argv)), "--ours-flags")
     print(f"sb3 part: our PPO, python -m train.residual_ppo {' '.join(argv)}", flush=True)
     residual_ppo.main(argv)
     return out, run_dir.read_run(out)["args"]
@@ -205,7 +216,7 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
     evaluator = HeldOutEvaluator(task, episodes=episodes, seed=seed)
     config = SeedConfig(alpha=float(saved["alpha"]), residual_penalty=float(saved["residual_penalty"]),
                         **({} if saved["dr"] else {"dr": SeedDR.off()}))
-    overhead = seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed)
+    overhead = seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed, config=config)
     runs = []
     for name in [c.strip() for c in args.sb3_configs.split(",") if c.strip()]:
         settings = peers_sb3.SB3Settings(
@@ -217,14 +228,55 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
               f"{args.sb3_minutes} min, held-out evaluation of {episodes} episodes every {settings.eval_every_s} s",
               flush=True)
         runs.append(peers_sb3.train_sb3(settings, evaluator, config))
+    start = evaluator(lambda obs: np.zeros((obs.shape[0], evaluator.env.action_size), np.float32))["success_rate"]
     ours = {"run_dir": out, "made_here": not args.ours, "args": saved}
     return {"task": task, "heldout_episodes": episodes, "heldout_seed": seed, "seed_env_overhead": overhead,
-            **peers_sb3.compare(runs, metrics, ours, args.window)}
+            **peers_sb3.compare(runs, metrics, ours, args.window, episodes, start)}
+
+
+def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:
+    """Re-reads the sb3 part of a peers JSON (the measured curves; our run's metrics from its run dir,
+    or from `ours_dir`, a run of the same task made since, which replaces it) and recomputes its
+    comparisons with the current definitions; records when and why."""
+    from benchmarks import peers_sb3
+    from benchmarks.heldout import HeldOutEvaluator
+    from train import run_dir
+    from train.metrics_log import METRICS_FILE, read_metrics
+
+    with open(path) as f:
+        results = json.load(f)
+    sb3 = results["parts"].get("sb3")
+    if sb3 is None:
+        raise UsageError(f"{path} has no sb3 part to reanalyse")
+    replaced = None
+    if ours_dir is not None:
+        record = run_dir.read_run(ours_dir)
+        _check_seed_task(record["args"], f"--ours {ours_dir!r}")
+        task = {k: record["args"][k] for k in sb3["task"]}
+        if task != sb3["task"] or record.get("resumes"):
+            raise UsageError(f"--ours {ours_dir!r} is not a one-go run of the JSON's task {sb3['task']} (got {task})")
+        replaced = {"run_dir": sb3["ours"]["run_dir"], "made_here": sb3["ours"]["made_here"]}
+        sb3["ours"] = {"run_dir": ours_dir, "made_here": False, "args": record["args"]}
+    out = sb3["ours"]["run_dir"]
+    metrics = read_metrics(os.path.join(out, METRICS_FILE))
+    evaluator = HeldOutEvaluator(sb3["task"], episodes=sb3["heldout_episodes"], seed=sb3["heldout_seed"])
+    start = evaluator(lambda obs: np.zeros((obs.shape[0], evaluator.env.action_size), np.float32))["success_rate"]
+    ours = {k: sb3["ours"][k] for k in ("run_dir", "made_here", "args")}
+    sb3.update(peers_sb3.compare(sb3["sb3"], metrics, ours, results["args"]["window"], sb3["heldout_episodes"], start))
+    results.setdefault("reanalysed", []).append(
+        {"date": time.strftime("%Y-%m-%d %H:%M"), "command": "python -m benchmarks.peers --reanalyse " + path,
+         "why": "the same measured curves read with the current time-to-target definitions",
+         **({"ours_replaced": replaced, "ours_now": ours_dir} if replaced else {})})
+    return results
 
 
 def markdown(results: dict[str, Any]) -> str:
     """The table of OUT.md: one row per comparison, ours / peer unless said otherwise."""
     rows = [f"# Peers: {results['machine_line']}", "", f"`{results['command']}`, {results['date']}", "",
+            *[f"Reanalysed {r['date']}: `{r['command']}`" + (f" --ours {r['ours_now']}" if r.get("ours_now") else "")
+              + f" ({r['why']}" + (f"; our run replaced by {r['ours_now']}, made since" if r.get("ours_now") else "")
+              + ")." for r in results.get("reanalysed", [])],
+            "",
             "| comparison | ours | peer | ratio | unit |", "|---|---|---|---|---|"]
     num = lambda x, f=",.0f", unit="": "n/a" if x is None else format(x, f) + unit  # noqa: E731
     raw = results["parts"].get("raw")
@@ -256,37 +308,51 @@ def markdown(results: dict[str, Any]) -> str:
     sb3 = results["parts"].get("sb3")
     if sb3:
         ours = sb3["ours"]
+        first = "first_crossing_s (not held; for reference only)"
         for run, cmp in zip(sb3["sb3"], sb3["comparisons"]):
             hp, target = run["hyperparameters"], cmp["target_success"]
             peer_t, ours_t = cmp["peer_time_to_target"], cmp["ours_time_to_target"]
-            held_k = [k for k in cmp if k.startswith("ratio_held_") and k.endswith("_evals")][0]
-            k = held_k.split("_")[2]
+            head = [k for k in cmp if k.endswith("(headline)")][0]
+            k = head.split("_")[2]
+            lo, hi = cmp["final_success_ci95"]
             rows.append(f"| our PPO vs {run['name']} ({hp['vec_env']} VecEnv, {run['settings']['num_envs']} envs), "
                         f"training, updates included | {num(ours['env_steps_per_s'])} | {num(run['env_steps_per_s'])} | "
                         f"{num(cmp['env_steps_per_s_ratio'], '.1f', 'x')} | env steps/s |")
-            rows.append(f"| wall time to {run['name']}'s final held-out success ({num(target, '.1%')}), **held** "
-                        f"to the end of each run; ratio = SB3 / ours | {num(ours_t['held_s'], '.1f')} | "
+            rows.append(f"| wall time to {num(target, '.1%')} held-out success, **held for {k} evaluations** "
+                        f"({run['name']}'s final {num(cmp['final_success'], '.1%')}, 95 % CI {num(lo, '.1%')}.."
+                        f"{num(hi, '.1%')}: the target is its low end); ratio = SB3 / ours | "
+                        f"{num(ours_t[f'held_{k}_evals_s'], '.1f')} | {num(peer_t[f'held_{k}_evals_s'], '.1f')} | "
+                        f"**{num(cmp[head], '.2f', 'x')}** | s |")
+            rows.append(f"| the same, held to the end of each run | {num(ours_t['held_s'], '.1f')} | "
                         f"{num(peer_t['held_s'], '.1f')} | {num(cmp['ratio_held'], '.2f', 'x')} | s |")
-            rows.append(f"| the same, held for {k} evaluations | {num(ours_t[f'held_{k}_evals_s'], '.1f')} | "
-                        f"{num(peer_t[f'held_{k}_evals_s'], '.1f')} | {num(cmp[held_k], '.2f', 'x')} | s |")
-            first = "first_crossing_s (not held; for reference only)"
             rows.append(f"| the same, first crossing (not held; reference only) | {num(ours_t[first], '.1f')} | "
                         f"{num(peer_t[first], '.1f')} | "
                         f"{num(cmp['ratio_first_crossing (not held; for reference only)'], '.2f', 'x')} | s |")
+            if cmp.get("target_at_or_below_start"):
+                rows.append(f"| (the target is at or below the base alone's {num(cmp['start_success (base alone, same episodes)'], '.1%')}: "
+                            "this ratio compares evaluation schedules, not learning) | | | | |")
         overhead = sb3.get("seed_env_overhead") or {}
         finals = "; ".join(f"{r['name']} {num(r['final_success'], '.1%')} after {num(r['wall_s'], '.0f')} s "
                            f"({r['env_steps']:,} steps)" for r in sb3["sb3"])
         rows += ["", f"sb3: task {sb3['task']}; success = {sb3['success_measure']}, {sb3['heldout_episodes']} episodes "
                      f"from seed {sb3['heldout_seed']}. Final held-out success: {finals}; ours "
                      f"{num(ours['final_success'], '.1%')} after {num(ours['wall_s'], '.0f')} s ({ours['env_steps']:,} steps). "
+                     f"Evaluations every {num(ours['eval_interval_s'], '.0f')} s of training (ours) and "
+                     f"{num(sb3['comparisons'][0]['eval_interval_s']['peer'], '.0f')} s (SB3). "
                      f"The seed-style env's overhead over raw `mj_step`: "
-                     f"{num(overhead.get('overhead_fraction'), '.1%')} of its time."]
+                     f"{num(overhead.get('overhead_fraction'), '.1%')} of its time "
+                     f"({num(overhead.get('python_ms_per_policy_step'), '.2f')} ms of Python per policy step)."]
     return "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Entry point of `python -m benchmarks.peers`; returns what it wrote to OUT.json."""
     args = parse(argv)
+    if args.reanalyse:
+        if not os.path.isfile(args.reanalyse) or not args.reanalyse.endswith(".json"):
+            raise UsageError(f"--reanalyse {args.reanalyse!r} is not a peers .json file")
+        results = reanalyse_sb3(args.reanalyse, args.ours)
+        return _write(results, args.reanalyse[:-len(".json")])
     parts = validate(args)
     out = args.out or os.path.join("benchmarks", "results", f"peers_{machine_tag()}")
     info = machine()
@@ -311,6 +377,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         record["part_wall_s"] = time.perf_counter() - start
         results["parts"][part] = record
         print(f"{part}: done in {record['part_wall_s']:.0f} s", flush=True)
+    return _write(results, out)
+
+
+def _write(results: dict[str, Any], out: str) -> dict[str, Any]:
+    """Writes OUT.json and OUT.md; returns `results`."""
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out + ".json", "w") as f:
         json.dump(results, f, indent=2)

@@ -10,8 +10,10 @@ clock is the run's `time/wall_s` (the training loop, compile included, evaluatio
 
 Success is measured the same way for both: periodic held-out evaluation (`benchmarks.heldout`, the
 same episodes from the same seed, deterministic policy), off each side's training clock. Time to
-target is `mjx_gr00t.time_to_target`: the time from which held-out success stays at or above the
-target for the rest of the run. The target is SB3's final held-out success after its budget.
+target is `mjx_gr00t.time_to_target`: the headline is the first evaluation from which success stays
+at or above the target for 3 evaluations; "held to the end of the run" is recorded beside it. The
+target is SB3's final held-out success after its budget (its last 3 evaluations pooled) less the
+evaluation noise (the low end of its 95 % interval; see `final_target`), the same for both sides.
 The first crossing and a training-rollout window are recorded too, labelled, for reference.
 """
 
@@ -23,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from mjx_gr00t.time_to_target import first_crossing, held_time, ratio, time_to_target
+from mjx_gr00t.evaluation import wilson
+from mjx_gr00t.time_to_target import held_time, ratio, time_to_target
 
 Event = tuple[float, int, int]
 """(wall_s, episodes ended, successes among them)."""
@@ -152,7 +155,8 @@ def train_sb3(settings: SB3Settings, evaluate: Callable[[Callable[[np.ndarray], 
     clock.start = time.perf_counter()
     model.learn(total_timesteps=settings.max_steps or 10**12, callback=clock)
     wall = clock.train_s()
-    clock.evaluate_now(at=wall)
+    if not clock.curve or clock.curve[-1][2] != model.num_timesteps:   # unless the budget's own just ran
+        clock.evaluate_now(at=wall)
     vec.close()
     return {
         "name": settings.name, "settings": dataclasses.asdict(settings), "env_steps": int(model.num_timesteps),
@@ -169,39 +173,77 @@ def train_sb3(settings: SB3Settings, evaluate: Callable[[Callable[[np.ndarray], 
     }
 
 
+FINAL_EVALS: int = 3
+"""SB3's final success is pooled over its last this many held-out evaluations."""
+
+
+def final_target(curve: Sequence[Sequence[float]], episodes: int) -> dict[str, Any]:
+    """SB3's final held-out success, pooled over its last FINAL_EVALS evaluations, and the target:
+    the low end of its 95 % Wilson interval. A target at the plateau's own mean would be met, by
+    evaluation noise alone, only near the end of the run; this one is met once the plateau is."""
+    last = [p[1] for p in curve[-FINAL_EVALS:]]
+    n = len(last) * episodes
+    k = int(round(sum(last) * episodes))
+    low, high = wilson(k, n)
+    return {"final_success": k / n, "final_success_ci95": [low, high], "target": low,
+            "pooled_evals": len(last), "pooled_episodes": n}
+
+
+def _interval(curve: Sequence[Sequence[float]]) -> float | None:
+    """The median time between evaluations."""
+    gaps = sorted(b[0] - a[0] for a, b in zip(curve, curve[1:]))
+    return gaps[len(gaps) // 2] if gaps else None
+
+
 def compare(sb3_runs: Sequence[dict[str, Any]], ours_metrics: Sequence[dict[str, Any]],
-            ours_record: dict[str, Any], window: int) -> dict[str, Any]:
-    """The `sb3` part's record: every curve, SB3's final held-out success as the target, both sides'
-    held times to it (and to each SB3 run's own final success), and the ratios SB3 / ours."""
+            ours_record: dict[str, Any], window: int, episodes: int,
+            start_success: float | None = None) -> dict[str, Any]:
+    """The `sb3` part's record: every curve; per SB3 run its final held-out success (`final_target`)
+    and the target; both sides' held times to that target (headline: held for HOLD_EVALS
+    evaluations; also held to the end, and the first crossing for reference) and the ratios SB3 /
+    ours. start_success: the base alone on the same episodes (where both start); a target at or
+    below it makes the ratio a comparison of evaluation schedules, and is flagged.
+    SB3 runs carry "events" (raw) or, read back from a JSON, "training_window_curve"."""
     ours_evals, ours_events = ours_curves(ours_metrics)
     ours_curve = [(t, s) for t, s, _ in ours_evals]
     last = ours_metrics[-1]
     ours = {**ours_record, "env_steps": int(last["env_steps"]), "wall_s": float(last["time/wall_s"]),
             "final_success": ours_evals[-1][1], "heldout_curve": [list(p) for p in ours_evals],
-            "training_window_curve": thin(windowed_success(ours_events, window))}
+            "training_window_curve": thin(windowed_success(ours_events, window)),
+            "eval_interval_s": _interval(ours_curve)}
     ours["env_steps_per_s"] = ours["env_steps"] / ours["wall_s"]
-    comparisons = []
+    window_ours = windowed_success(ours_events, window)
+    comparisons, sb3_out = [], []
     for run in sb3_runs:
-        sb3_curve = [(t, s) for t, s, _ in run["heldout_curve"]]
-        target = run["final_success"]
+        # One evaluation per policy: a JSON written before the end-of-budget evaluation was
+        # skipped when the last periodic one had just scored the same weights holds it twice.
+        curve = [p for i, p in enumerate(run["heldout_curve"]) if i == 0 or p[2] != run["heldout_curve"][i - 1][2]]
+        run = {**run, "heldout_curve": [list(p) for p in curve]}
+        sb3_curve = [(p[0], p[1]) for p in curve]
+        final = final_target(curve, episodes)
+        target = final["target"]
         peer, mine = time_to_target(sb3_curve, target, HOLD_EVALS), time_to_target(ours_curve, target, HOLD_EVALS)
-        window_sb3 = windowed_success(run["events"], window)
-        window_ours = windowed_success(ours_events, window)
+        held_k = f"held_{HOLD_EVALS}_evals_s"
+        window_sb3 = (windowed_success(run["events"], window) if "events" in run
+                      else [tuple(p) for p in run["training_window_curve"]])
         comparisons.append({
-            "peer": run["name"], "target_success": target,
+            "peer": run["name"], **final, "target_success": target,
+            "target_rule": f"low end of the 95 % Wilson interval of SB3's last {FINAL_EVALS} held-out evaluations pooled",
+            "start_success (base alone, same episodes)": start_success,
+            "target_at_or_below_start": None if start_success is None else target <= start_success,
             "peer_time_to_target": peer, "ours_time_to_target": mine,
+            f"ratio_held_{HOLD_EVALS}_evals (headline)": ratio(peer[held_k], mine[held_k]),
             "ratio_held": ratio(peer["held_s"], mine["held_s"]),
-            f"ratio_held_{HOLD_EVALS}_evals": ratio(peer[f"held_{HOLD_EVALS}_evals_s"], mine[f"held_{HOLD_EVALS}_evals_s"]),
-            "ratio_first_crossing (not held; for reference only)": ratio(first_crossing(sb3_curve, target),
-                                                                        first_crossing(ours_curve, target)),
+            "ratio_first_crossing (not held; for reference only)": ratio(
+                peer["first_crossing_s (not held; for reference only)"],
+                mine["first_crossing_s (not held; for reference only)"]),
+            "eval_interval_s": {"peer": _interval(sb3_curve), "ours": ours["eval_interval_s"]},
             f"training_window_{window}_held_s (for reference)": {
                 "peer": held_time(window_sb3, target), "ours": held_time(window_ours, target)},
             "env_steps_per_s_ratio": ours["env_steps_per_s"] / run["env_steps_per_s"],
         })
-    sb3_out = []
-    for run in sb3_runs:
         out = {k: v for k, v in run.items() if k != "events"}
-        out["training_window_curve"] = thin(windowed_success(run["events"], window))
+        out["training_window_curve"] = thin(window_sb3)
         sb3_out.append(out)
     return {
         "success_measure": "held-out success (benchmarks.heldout: the same episodes and seed for both sides, "

@@ -327,30 +327,28 @@ def make_seed_vec(num_envs: int, seed: int, vec_env: str = "dummy", normalize: b
     return VecNormalize(vec, gamma=gamma) if normalize else vec
 
 
-def overhead(seconds: float = 6.0, seed: int = 0, rounds: int = 3) -> dict[str, Any]:
+def overhead(seconds: float = 6.0, seed: int = 0, rounds: int = 3,
+             config: SeedConfig = SeedConfig()) -> dict[str, Any]:
     """What the Python env costs on top of its physics, in one process on one core.
 
-    Alternates `rounds` times (about seconds / (2 rounds) each): raw `mujoco.mj_step` on the env's
-    own MjModel/MjData in a bare loop, and `SeedPaperEnv.step` with the IK base and uniform random
-    residual actions (drawn beforehand; resets included). Rates are the best round of each (the least disturbed by
+    Alternates `rounds` times (about seconds / (2 rounds) each): `SeedPaperEnv(config).step` with the
+    IK base and uniform random residual actions (drawn beforehand; resets included), then raw
+    `mujoco.mj_step` on the env's own MjModel/MjData in a bare loop, from the state the env left. Rates are the best round of each (the least disturbed by
     other load). Returns physics steps/s of both (env: policy steps/s x physics_hz / policy_hz),
     overhead = 1 - env / raw, and the Python time per policy step outside physics, ms."""
     if not seconds > 0 or rounds < 1:
         raise ValueError(f"seconds must be > 0 and rounds >= 1, got {seconds}, {rounds}")
-    env = SeedPaperEnv()
+    env = SeedPaperEnv(config)
     env.reset(seed=seed)
     actions = np.random.default_rng(seed).uniform(-1.0, 1.0, (1024, env.model.nu)).astype(np.float32)
     m, d = env.model, env.data
     per_policy = env.config.physics_hz // env.config.policy_hz
     budget = seconds / (2 * rounds)
     raw_rates, env_rates, episodes = [], [], 0
+    hold, ticks = env._hold, per_policy // env._hold
     for _ in range(rounds):
-        n, start = 0, time.perf_counter()
-        while n == 0 or time.perf_counter() - start < budget:
-            for _ in range(120):
-                mujoco.mj_step(m, d)
-            n += 120
-        raw_rates.append(n / (time.perf_counter() - start))
+        # The env first; then bare mj_step from the state the env left, with its last controls, in
+        # the env's own granularity (ticks x mj_step(nstep=hold)), so both step the same physics.
         n, start = 0, time.perf_counter()
         while n == 0 or time.perf_counter() - start < budget:
             _, _, terminated, truncated, _ = env.step(actions[n % len(actions)])
@@ -359,6 +357,12 @@ def overhead(seconds: float = 6.0, seed: int = 0, rounds: int = 3) -> dict[str, 
                 env.reset()
                 episodes += 1
         env_rates.append(n * per_policy / (time.perf_counter() - start))
+        n, start = 0, time.perf_counter()
+        while n == 0 or time.perf_counter() - start < budget:
+            for _ in range(ticks):
+                mujoco.mj_step(m, d, nstep=hold)
+            n += per_policy
+        raw_rates.append(n / (time.perf_counter() - start))
     raw, env_rate = max(raw_rates), max(env_rates)
     return {
         "raw_physics_steps_per_s": raw, "env_physics_steps_per_s": env_rate,

@@ -14,6 +14,7 @@ with the CPU to itself, or say that it was shared.
 
 import dataclasses
 import json
+import sys
 import time
 from typing import Any, Literal
 
@@ -95,6 +96,8 @@ class Args:
     """Seed of envs, actions and PPO."""
     torch_threads: int | None = None
     """SB3: torch's intra-op threads (default: torch's own, one per core)."""
+    json_out: str | None = None
+    """Also write the record to this JSON file (e.g. benchmarks/results/seed_env_overhead_cpu2.json)."""
 
 
 def main(args: Args) -> dict[str, Any]:
@@ -108,7 +111,13 @@ def main(args: Args) -> dict[str, Any]:
     from mjx_gr00t.machine import machine  # after the timing: it loads JAX, which the seed setup never does
 
     record["machine"] = machine()
-    print(json.dumps(record, indent=1, default=str))
+    record["command"] = "python -m benchmarks.seed_overhead " + " ".join(sys.argv[1:])
+    record["date"] = time.strftime("%Y-%m-%d %H:%M")
+    text = json.dumps(record, indent=1, default=str)
+    print(text)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            f.write(text + "\n")
     return record
 
 

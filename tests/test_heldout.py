@@ -34,7 +34,7 @@ def test_a_numpy_policy_scores_as_the_runner_scores_ours(trained_like):
     env, config, state = trained_like
     policy_fn = residual_ppo.residual_policy(config)
     params = (state.policy_params, state.normalizer)
-    ours = periodic_evaluator(env, policy_fn, lambda s: (s.policy_params, s.normalizer), 1.0, 8, 123)(state)
+    ours = periodic_evaluator(env, policy_fn, lambda s: (s.policy_params, s.normalizer), lambda s: 1.0, 8, 123)(state)
     evaluator = HeldOutEvaluator(TASK, episodes=8, seed=123)
     assert evaluator.env is env, "the same task gives the very env object the trainer evaluates on"
     jitted = jax.jit(policy_fn)

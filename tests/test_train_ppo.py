@@ -123,17 +123,18 @@ def test_eval_every_logs_a_held_out_curve_off_the_clock_and_leaves_training_alon
     plain, evaluated = tmp_path / "plain", tmp_path / "evaluated"
     _run(plain, "--eval-episodes", "0")
     start = time.perf_counter()
-    _run(evaluated, "--eval-episodes", "0", "--eval-every", "2", "--eval-every-episodes", "4")
+    summary = _run(evaluated, "--eval-episodes", "0", "--eval-every", "3", "--eval-every-episodes", "4")
     elapsed = time.perf_counter() - start
     jax.tree.map(np.testing.assert_array_equal, _saved_state(plain)[1], _saved_state(evaluated)[1])
     records = read_metrics(str(evaluated / "metrics.jsonl"))
     evals = [r for r in records if "eval/success_rate" in r]
-    assert [r["env_steps"] for r in evals] == [32, 64]
+    assert [r["env_steps"] for r in evals] == [0, 48, 64]   # the initial policy, every 3, the last
     assert all(0.0 <= r["eval/success_rate"] <= 1.0 and r["eval/episodes"] == 4 for r in evals)
     spent = sum(r["eval/wall_s"] for r in evals)
     assert spent > 0.5, "the first evaluation compiles its rollout: it takes time"
     # Off the clock: the logged training time plus the evaluations fit inside the command's time.
     assert records[-1]["time/wall_s"] + spent <= elapsed
+    assert summary["wall_time_s"] + spent <= elapsed
 
 
 def test_resume_with_different_flags_says_which(tmp_path):

@@ -60,15 +60,16 @@ def evaluate_policies(
 
 
 def periodic_evaluator(
-    env: EpisodeEnv, policy_fn: PolicyFn, params_of: Callable[[Any], Any], alpha: float, episodes: int,
-    seed: int,
+    env: EpisodeEnv, policy_fn: PolicyFn, params_of: Callable[[Any], Any],
+    alpha_of: Callable[[Any], float], episodes: int, seed: int,
 ) -> Callable[[Any], dict[str, float]]:
     """`evaluate(train_state) -> {eval/success_rate, eval/episodes, eval/mean_return}` for the loop's
     --eval-every: base + alpha * residual on the same `episodes` held-out initial states (from `seed`)
-    every time, with the policy weights `params_of(train_state)`; compiled once."""
+    every time, with the policy weights `params_of(train_state)` at the alpha it trains with now,
+    `alpha_of(train_state)` (a warm-up schedule's current value); compiled once."""
 
     def evaluate(state: Any) -> dict[str, float]:
-        summary = evaluate_policy(env, policy_fn, params_of(state), alpha, episodes, seed)
+        summary = evaluate_policy(env, policy_fn, params_of(state), alpha_of(state), episodes, seed)
         return {"eval/success_rate": float(summary["success_rate"]), "eval/episodes": float(episodes),
                 "eval/mean_return": float(summary["mean_return"])}
 

@@ -129,8 +129,9 @@ def run_loop(
 ) -> LoopResult:
     """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
 
-    evaluate(state) -> metrics runs every --eval-every iterations (if > 0), off the training clock:
-    its time is logged as eval/wall_s and left out of time/wall_s."""
+    evaluate(state) -> metrics runs every --eval-every iterations (if > 0), before the first iteration
+    of a new run and after the last one, off the training clock: its time is logged as eval/wall_s
+    and left out of time/wall_s and of the returned wall times."""
     start = time.perf_counter()
     first_steps = int(state.env_steps)
     wall_before = wall_time_at(f"{out}/{METRICS_FILE}", first_steps) if args.resume else 0.0
@@ -142,11 +143,14 @@ def run_loop(
                     initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}",
                     initial_wall_s=wall_before) as log, \
             ctrl_c_requests() as ctrl_c:
+        evaluating = evaluate is not None and args.eval_every > 0
+        if evaluating and int(state.iteration) == 0:   # where the curve starts: the initial policy
+            log.write(0, log.off_the_clock(lambda: evaluate(state)))
         while int(state.iteration) < stop_at and not ctrl_c.is_set():
             state, metrics = train_step(state)
             iteration = int(state.iteration)
             metrics = jax.device_get(metrics)
-            if evaluate is not None and args.eval_every > 0 and iteration % args.eval_every == 0:
+            if evaluating and (iteration % args.eval_every == 0 or iteration == total_iterations):
                 metrics = {**metrics, **log.off_the_clock(lambda: evaluate(state))}
             log.write(int(state.env_steps), metrics)
             if iteration % args.checkpoint_every == 0 or iteration == stop_at:
@@ -164,6 +168,6 @@ def run_loop(
     finished = int(state.iteration) >= total_iterations
     if not finished:
         print(f"stopped at iteration {int(state.iteration)} of {total_iterations}; continue with {resume_hint}")
-    run_wall = time.perf_counter() - start
+    run_wall = time.perf_counter() - start - log.excluded_s   # held-out evaluation is not training time
     return LoopResult(state=state, finished=finished, wall_time_s=wall_before + run_wall, run_wall_time_s=run_wall,
                       steps_this_run=int(state.env_steps) - first_steps)

@@ -43,6 +43,7 @@ class MetricsLog:
         now = time.perf_counter()
         self._start = now - initial_wall_s   # time/wall_s counts on across resumes
         self._last_time, self._last_steps = now, initial_steps
+        self.excluded_s = 0.0   # seconds spent off the clock (held-out evaluation) in this invocation
         self._bar = tqdm(total=total_steps, initial=initial_steps, unit="step", unit_scale=True,
                          dynamic_ncols=True, desc=name, disable=not self._main)
         self._run = None
@@ -82,6 +83,7 @@ class MetricsLog:
         t0 = time.perf_counter()
         metrics = dict(measure())
         spent = time.perf_counter() - t0
+        self.excluded_s += spent
         self._start += spent
         self._last_time += spent
         return {**metrics, "eval/wall_s": spent}

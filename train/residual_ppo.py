@@ -160,8 +160,9 @@ def train(args: Args) -> dict[str, Any]:
     ckpt, state = open_checkpoints(out, ALGO, args, saved_args, state, args.total_iterations)
     print(f"{args.scene}: base {args.base}, engine {env.task.task.engine_name}, {args.num_envs} envs, "
           f"{config.batch_size:,} steps/iteration, {args.total_iterations} iterations; run dir {out}")
+    alpha_fn = args.alpha_fn()
     evaluate = periodic_evaluator(env, residual_policy(config), lambda s: (s.policy_params, s.normalizer),
-                                  args.alpha, args.eval_every_episodes, args.eval_seed)
+                                  lambda s: float(alpha_fn(s.env_steps)), args.eval_every_episodes, args.eval_seed)
     result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, config.batch_size,
                       args.total_iterations, evaluate=evaluate)
     if not result.finished:

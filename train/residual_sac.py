@@ -205,7 +205,7 @@ def train(args: Args) -> dict[str, Any]:
           f"{config.updates_per_iteration} updates per iteration, {args.total_iterations} iterations; "
           f"replay buffer {args.buffer_capacity:,} transitions = {need / 2**20:,.1f} MiB; run dir {out}")
     evaluate = periodic_evaluator(env, residual_policy(config),
-                                  lambda s: (s.learner.actor_params, s.normalizer), args.alpha,
+                                  lambda s: (s.learner.actor_params, s.normalizer), lambda s: args.alpha,
                                   args.eval_every_episodes, args.eval_seed)
     result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, args.steps_per_call,
                       args.total_iterations, evaluate=evaluate)
