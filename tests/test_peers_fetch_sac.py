@@ -24,9 +24,10 @@ def test_quick_part_trains_both_sides_and_reads_their_held_out_curves(tmp_path) 
     ours, sb3 = record["ours"], record["sb3"]
     assert record["target_success"] == q.target and record["hold"] == q.hold
     assert record["headline"] == f"held_{q.hold}_evals_s"
-    # Ours: 4 envs x 2 steps per iteration, --total-steps 64: 8 iterations, evaluated at 2, 4, 6, 8.
+    # Ours: 4 envs x 2 steps per iteration, --total-steps 64: 8 iterations, evaluated at the start
+    # (the initial policy) and at 2, 4, 6, 8.
     assert ours["made_here"] and ours["stopped_by"] == "steps" and ours["env_steps"] == q.ours_max_steps
-    assert len(ours["curve"]) == 4 and ours["args"]["eval_every"] == q.ours_eval_every
+    assert len(ours["curve"]) == 5 and ours["curve"][0][0] < ours["curve"][1][0] and ours["args"]["eval_every"] == q.ours_eval_every
     assert ours["args"]["eval_every_episodes"] == q.eval_episodes and ours["args"]["base"] == "zero"
     assert ours["eval_wall_s"] > 0
     # SB3: its step cap, evaluated at least every 1 s of training and once at the end.
