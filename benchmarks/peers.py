@@ -264,7 +264,8 @@ def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:
     ours = {k: sb3["ours"][k] for k in ("run_dir", "made_here", "args")}
     sb3.update(peers_sb3.compare(sb3["sb3"], metrics, ours, results["args"]["window"], sb3["heldout_episodes"], start))
     results.setdefault("reanalysed", []).append(
-        {"date": time.strftime("%Y-%m-%d %H:%M"), "command": "python -m benchmarks.peers --reanalyse " + path,
+        {"date": time.strftime("%Y-%m-%d %H:%M"),
+         "command": "python -m benchmarks.peers --reanalyse " + path + (f" --ours {ours_dir}" if ours_dir else ""),
          "why": "the same measured curves read with the current time-to-target definitions",
          **({"ours_replaced": replaced, "ours_now": ours_dir} if replaced else {})})
     return results
@@ -273,8 +274,7 @@ def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     """The table of OUT.md: one row per comparison, ours / peer unless said otherwise."""
     rows = [f"# Peers: {results['machine_line']}", "", f"`{results['command']}`, {results['date']}", "",
-            *[f"Reanalysed {r['date']}: `{r['command']}`" + (f" --ours {r['ours_now']}" if r.get("ours_now") else "")
-              + f" ({r['why']}" + (f"; our run replaced by {r['ours_now']}, made since" if r.get("ours_now") else "")
+            *[f"Reanalysed {r['date']}: `{r['command']}` ({r['why']}" + (f"; our run replaced by {r['ours_now']}, made since" if r.get("ours_now") else "")
               + ")." for r in results.get("reanalysed", [])],
             "",
             "| comparison | ours | peer | ratio | unit |", "|---|---|---|---|---|"]
