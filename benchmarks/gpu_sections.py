@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +26,21 @@ from mjx_gr00t.time_to_target import first_crossing, held_time, time_to_target a
 from train import residual_ppo
 from train.finish import evaluate_policy
 
-if TYPE_CHECKING:
-    from benchmarks.gpu import Section
+
+
+class Section(Protocol):
+    """What a section gets from `benchmarks.gpu.Section`: plan, report slice, clock, work in flight."""
+
+    name: str
+    plan: Any
+    data: dict[str, Any]
+    current: str
+
+    def left(self) -> float: ...
+
+    def save(self) -> None: ...
+
+    def skip(self, item: dict[str, Any], reason: str) -> None: ...
 
 SCENE: str = "paper_square"
 OTHER_TARGETS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -36,10 +49,8 @@ TARGET_WHY: str = (
     "(benchmarks/results/residual_ppo_paper_square_cpu2.json); a target that must hold at every later "
     "evaluation has to sit below the plateau by more than the evaluation noise; the curve is stored, and "
     "held_s_at_other_targets reads it at other targets")
-Failure = (Exception, SystemExit)
-"""What a measurement may raise and the run records: errors, and UsageError (a SystemExit)."""
-Evaluate = Callable[[Any], tuple[float, float]]
-"""TrainState -> (held-out success rate, seconds the evaluation took)."""
+Failure = (Exception, SystemExit)   # what a measurement may raise and the run records
+Evaluate = Callable[[Any], tuple[float, float]]   # TrainState -> (held-out success, seconds taken)
 
 
 def error_text(err: BaseException) -> str:
@@ -48,7 +59,7 @@ def error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"[:500]
 
 
-def _settle(sec: "Section", measured: int) -> None:
+def _settle(sec: Section, measured: int) -> None:
     """The section's status from what it measured and what it skipped or failed."""
     skipped, failed = sec.data.get("skipped", []), sec.data.get("failed", [])
     if not skipped and not failed:
@@ -92,7 +103,7 @@ FIGURES: dict[str, str] = {
 }
 
 
-def _measure(figure: str, engine: str, n: int, sec: "Section") -> dict[str, Any]:
+def _measure(figure: str, engine: str, n: int, sec: Section) -> dict[str, Any]:
     p = sec.plan
     start = time.perf_counter()
     spec = figs.Spec(SCENE, engine, n, True, p.steps)
@@ -120,7 +131,7 @@ def _measure(figure: str, engine: str, n: int, sec: "Section") -> dict[str, Any]
     }
 
 
-def throughput(sec: "Section") -> None:
+def throughput(sec: Section) -> None:
     """Env steps/s and physics steps/s of each size x engine x figure, in the plan's order; what
     the section's time cannot hold is skipped and listed."""
     p = sec.plan
@@ -168,7 +179,7 @@ def throughput(sec: "Section") -> None:
 # time to target
 
 
-def time_to_target(sec: "Section") -> None:
+def time_to_target(sec: Section) -> None:
     """Residual PPO at ttt_envs for at most ttt_cap_s of training clock; the held-out success curve
     and the time at which it reaches ttt_target and holds."""
     p, d = sec.plan, sec.data
@@ -232,7 +243,7 @@ def _point(clock: float, state: Any, evaluate: Evaluate) -> dict[str, Any]:
             "success": success, "eval_s": eval_s}
 
 
-def _train(sec: "Section", train_step: ppo.TrainStep, state: Any, evaluate: Evaluate,
+def _train(sec: Section, train_step: ppo.TrainStep, state: Any, evaluate: Evaluate,
            total_iterations: int) -> tuple[Any, float, str]:
     """Trains until the cap, total_iterations or the section's time, evaluating every ttt_eval_every_s
     of training clock and at the end (points appended to sec.data["curve"]). Returns (state, training
@@ -286,7 +297,7 @@ def _dlpack_checks(device: str) -> dict[str, Any]:
     return {"jax_to_torch": to_torch, "torch_to_jax_to_torch": to_jax, "all_pointers_equal": ok}
 
 
-def bridge(sec: "Section") -> None:
+def bridge(sec: Section) -> None:
     """DLPack pointer checks, then timed chunk queries of the tiny GR00T-contract model."""
     p, d = sec.plan, sec.data
     try:
@@ -324,7 +335,7 @@ def bridge(sec: "Section") -> None:
         d.update(status="error", reason="DLPack did not share memory: a data pointer differs (see dlpack)")
 
 
-def _time_queries(sec: "Section", base: Any, joint_ranges: Any) -> dict[str, Any]:
+def _time_queries(sec: Section, base: Any, joint_ranges: Any) -> dict[str, Any]:
     """A warm-up then bridge_repeats timed `plan` calls on B = bridge_envs envs (JAX arrays in and out)."""
     p, n = sec.plan, sec.plan.bridge_envs
     k_front, k_wrist, k_q = jax.random.split(jax.random.PRNGKey(p.seed), 3)
@@ -368,7 +379,7 @@ def _time_queries(sec: "Section", base: Any, joint_ranges: Any) -> dict[str, Any
 # render
 
 
-def render(sec: "Section") -> None:
+def render(sec: Section) -> None:
     """Front + wrist 224 x 224 images of render_envs fresh paper_square states per call: frames/s."""
     from benchmarks.bridge_latency import start_poses
     from mjx_gr00t.render import BatchRenderer, RenderBackendError
