@@ -123,15 +123,17 @@ def ctrl_c_requests() -> Iterator[threading.Event]:
 
 
 def run_loop(
-    out: str, algo: str, args: Any, saved_args: dict[str, Any], ckpt: Checkpointer, state: Any,
+    algo: str, args: Any, ckpt: Checkpointer, state: Any,
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
     total_iterations: int, evaluate: Callable[[Any], dict[str, float]] | None = None,
 ) -> LoopResult:
     """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
+    The run directory is args.out; wandb's config is the run's args as run.json holds them.
 
     evaluate(state) -> metrics runs every --eval-every iterations (if > 0), before the first iteration
     of a new run and after the last one, off the training clock: its time is logged as eval/wall_s
     and left out of time/wall_s and of the returned wall times."""
+    out, saved_args = args.out, run_dir.args_dict(args)
     start = time.perf_counter()
     first_steps = int(state.env_steps)
     wall_before = wall_time_at(f"{out}/{METRICS_FILE}", first_steps) if args.resume else 0.0

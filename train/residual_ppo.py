@@ -163,7 +163,7 @@ def train(args: Args) -> dict[str, Any]:
     alpha_fn = args.alpha_fn()
     evaluate = periodic_evaluator(env, residual_policy(config), lambda s: (s.policy_params, s.normalizer),
                                   lambda s: float(alpha_fn(s.env_steps)), args.eval_every_episodes, args.eval_seed)
-    result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, config.batch_size,
+    result = run_loop(ALGO, args, ckpt, state, train_step, config.batch_size,
                       args.total_iterations, evaluate=evaluate)
     if not result.finished:
         return {}

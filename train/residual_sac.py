@@ -207,7 +207,7 @@ def train(args: Args) -> dict[str, Any]:
     evaluate = periodic_evaluator(env, residual_policy(config),
                                   lambda s: (s.learner.actor_params, s.normalizer), lambda s: args.alpha,
                                   args.eval_every_episodes, args.eval_seed)
-    result = run_loop(out, ALGO, args, saved_args, ckpt, state, train_step, args.steps_per_call,
+    result = run_loop(ALGO, args, ckpt, state, train_step, args.steps_per_call,
                       args.total_iterations, evaluate=evaluate)
     if not result.finished:
         return {}
