@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from mjx_gr00t.distributed import is_main_process
+from mjx_gr00t.errors import UsageError
 
 RUN_FILE: str = "run.json"
 
@@ -98,13 +99,6 @@ def validate_run_flags(args: RunFlags) -> None:
         raise UsageError(f"--stop-after must be >= 1, got {args.stop_after}")
 
 
-class UsageError(SystemExit):
-    """Bad command-line input (a flag value, an --out/--run/--resume directory); exits with the
-    message (exit status 1), no traceback."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"error: {message}")
-        self.message = message
 
 
 def args_dict(args: Any) -> dict[str, Any]:
