@@ -2,22 +2,22 @@
 
 Every joint converts linearly, `lerobot = scale * (q_rad - offset)`: offset 0 and scale 180/pi for
 the arm, offset lo and scale 100/(hi - lo) for the gripper (0 = the lower limit, closed). Deltas use
-the same scale and no offset. Numpy in, numpy out; jax in, jax out (in the input's float dtype).
+the same scale and no offset. Numpy in, numpy out; jax in, jax out (in the input's float dtype):
+the conversions are arithmetic between the input and numpy constants, so this module needs no JAX.
 """
 
 import math
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-Array = np.ndarray | jax.Array
+Array = TypeVar("Array")
+"""A numpy or JAX array (anything with a dtype and numpy-style arithmetic); the result is the same kind."""
+Ranges = Sequence[Sequence[float]] | np.ndarray
 
 
-def lerobot_scale_offset(
-    joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> tuple[np.ndarray, np.ndarray]:
+def lerobot_scale_offset(joint_ranges: Ranges, gripper_index: int | None = -1) -> tuple[np.ndarray, np.ndarray]:
     """Per-joint (scale, offset), each (J,) float64, with `lerobot = scale * (q_rad - offset)`.
 
     joint_ranges: (J, 2) sim ranges in rad. The joint at `gripper_index` (None: none) maps its range
@@ -33,39 +33,42 @@ def lerobot_scale_offset(
     return scale, offset
 
 
-def _like(x: Array, values: np.ndarray) -> Array:
+def _is_float(dtype: Any) -> bool:
+    """Whether `dtype` is a real floating type: numpy's, or ml_dtypes' (bfloat16, float8) that JAX uses."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fV":
+        return False
+    try:
+        np.finfo(dtype)
+    except ValueError:  # a void or ml_dtypes integer type
+        return False
+    return True
+
+
+def _like(x: Any, values: np.ndarray) -> np.ndarray:
     """`values` in x's float dtype (float32 for non-float x)."""
-    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else np.float32
-    return values.astype(dtype)
+    return values.astype(x.dtype if _is_float(x.dtype) else np.float32)
 
 
-def sim_to_lerobot(
-    q_rad: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
+def sim_to_lerobot(q_rad: Array, joint_ranges: Ranges, gripper_index: int | None = -1) -> Array:
     """Joint positions [..., J] in rad -> LeRobot units [..., J] (numpy in, numpy out; jax likewise)."""
     scale, offset = lerobot_scale_offset(joint_ranges, gripper_index)
     return (q_rad - _like(q_rad, offset)) * _like(q_rad, scale)
 
 
-def lerobot_to_sim(
-    q_lerobot: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
+def lerobot_to_sim(q_lerobot: Array, joint_ranges: Ranges, gripper_index: int | None = -1) -> Array:
     """LeRobot joint positions [..., J] -> rad [..., J]; inverse of `sim_to_lerobot`."""
     scale, offset = lerobot_scale_offset(joint_ranges, gripper_index)
     return q_lerobot / _like(q_lerobot, scale) + _like(q_lerobot, offset)
 
 
-def sim_delta_to_lerobot(
-    dq_rad: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
+def sim_delta_to_lerobot(dq_rad: Array, joint_ranges: Ranges, gripper_index: int | None = -1) -> Array:
     """Joint deltas [..., J] in rad -> LeRobot units [..., J] (same scale, no offset)."""
     scale, _ = lerobot_scale_offset(joint_ranges, gripper_index)
     return dq_rad * _like(dq_rad, scale)
 
 
-def lerobot_delta_to_sim(
-    dq_lerobot: Array, joint_ranges: Sequence[Sequence[float]] | np.ndarray, gripper_index: int | None = -1
-) -> Array:
+def lerobot_delta_to_sim(dq_lerobot: Array, joint_ranges: Ranges, gripper_index: int | None = -1) -> Array:
     """LeRobot joint deltas [..., J] -> rad [..., J]; inverse of `sim_delta_to_lerobot`."""
     scale, _ = lerobot_scale_offset(joint_ranges, gripper_index)
     return dq_lerobot / _like(dq_lerobot, scale)

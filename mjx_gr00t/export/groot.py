@@ -1,20 +1,19 @@
 """The GR00T base of an exported residual: what a deployment must load, and run the same way.
 
 A residual trained on `--base groot` only works on top of the same GR00T, queried the same way.
-`ExportSpec(groot=GrootExport(...))` writes this record as the "groot" entry of residual.json
-(`train.groot_base.groot_export` builds it from the trainer's flags);
-`bridge.groot.GrootBase.from_export(DIR)` loads the base back from it.
+`ExportSpec(groot=GrootExport(...))` (mjx_gr00t.export.spec) writes this record as the "groot" entry
+of residual.json (`bridge.groot.planner.export_record` builds it from the run's GrootSettings);
+`bridge.groot.policy.GrootBase.from_export(DIR)` loads the base back from it.
 
-Plain data, no torch: readers without this package find every key spelled out in the JSON.
+Plain data, no torch, no JAX: readers without this package find every key spelled out in the JSON.
 """
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from mjx_gr00t.export_format import META_FILE, read_meta
+from mjx_gr00t.export.format import META_FILE, read_meta, write_json_atomic
 
 CHUNK_FORMULA: str = (
     "every n_action_steps policy steps (and right after a reset) GR00T plans a chunk of "
@@ -30,7 +29,7 @@ class GrootExport:
     model: str
     """The checkpoint: a local directory (absolute path on the training machine) or a HF id."""
     data_config: str
-    """Isaac-GR00T data config, e.g. 'so100_dualcam' (bridge.groot.DATA_CONFIGS)."""
+    """Isaac-GR00T data config, e.g. 'so100_dualcam' (bridge.groot.layout.DATA_CONFIGS)."""
     embodiment_tag: str
     """Key of the checkpoint's experiment_cfg/metadata.json, e.g. 'new_embodiment'."""
     n_action_steps: int
@@ -121,11 +120,9 @@ def add_groot_export(export_dir: str | os.PathLike[str], groot: GrootExport) -> 
     """Writes `groot` into an existing export's residual.json (atomically; the tensors are untouched).
 
     ValueError when the export's base is not 'groot'."""
-    from mjx_gr00t.export import _write_atomic  # export imports this module
-
     meta = read_meta(export_dir)
     if meta.get("base") != "groot":
         raise ValueError(f"export {os.fspath(export_dir)!r} has base {meta.get('base')!r}; a GR00T record "
                          "belongs only to a residual trained with --base groot")
     meta["groot"] = groot.to_json()
-    _write_atomic(os.path.join(os.fspath(export_dir), META_FILE), (json.dumps(meta, indent=2) + "\n").encode())
+    write_json_atomic(os.path.join(os.fspath(export_dir), META_FILE), meta)
