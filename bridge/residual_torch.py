@@ -1,6 +1,6 @@
 """The exported residual policy in torch (no JAX, no pickles).
 
-Reads what `mjx_gr00t.export.write_export` wrote: `residual.json` (layout, normaliser, alpha,
+Reads what `mjx_gr00t.export.write.write_export` wrote: `residual.json` (layout, normaliser, alpha,
 act_scale, units) and `residual.safetensors` (float32 tensors, kernels stored [in, out]).
 
     policy = ResidualPolicy.from_export("runs/x/export")
@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from mjx_gr00t.export_format import FORMAT_VERSION, META_FILE, TENSORS_FILE, read_meta  # noqa: F401 (no JAX)
+from mjx_gr00t.export.format import META_FILE, TENSORS_FILE, read_meta  # JAX-free
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "swish": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU,

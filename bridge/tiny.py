@@ -2,8 +2,8 @@
 
     python -m bridge.tiny --out DIR [--data-config so100_dualcam] [--key-map cam01_arm0] [--seed 0]
 
-writes a checkpoint directory that `bridge.groot.GrootBase.from_pretrained(DIR)` loads through the
-same path as a real GR00T checkpoint:
+writes a checkpoint directory that `bridge.groot.policy.GrootBase.from_pretrained(GrootSettings(model=DIR))`
+loads through the same path as a real GR00T checkpoint:
 - `config.json`: "model_type": "tiny_gr00t", the keys and sizes below;
 - `model.safetensors`: the weights (loaded with safetensors and json only, never pickle);
 - `experiment_cfg/metadata.json`: Isaac-GR00T's layout, embodiment tag -> {statistics:
@@ -44,10 +44,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from bridge.groot import (
+from bridge.groot.layout import (
     LANGUAGE_KEY, METADATA_FILE, SO101_JOINT_RANGES, TINY_MODEL_TYPE, embodiment_metadata,
     min_max, normalise_min_max, read_metadata, resolve_layout, unnormalise_min_max,
 )
+from mjx_gr00t.export.units import sim_to_lerobot
 
 FORMAT_VERSION: int = 1
 WEIGHTS_FILE: str = "model.safetensors"
@@ -243,7 +244,7 @@ class TinyGr00tPolicy:
     def get_action_normalized(
         self, batch: Mapping[str, Any], generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
-        """Normalised batch (bridge.groot.PolicyAdapter) -> `action.<k>` (B, 16, D), normalised, on the device.
+        """Normalised batch (bridge.groot.adapters.PolicyAdapter) -> `action.<k>` (B, 16, D), normalised, on the device.
 
         generator: None uses the checkpoint's fixed noise sample; a generator draws fresh noise per row.
         """
@@ -319,8 +320,6 @@ def synthetic_metadata(
     Arm joints: 80 % of the sim range, in degrees; gripper: 0..60 (of 0..100). State and action
     share the statistics (both are absolute joint positions).
     """
-    from mjx_gr00t.export import sim_to_lerobot
-
     ranges = np.asarray(joint_ranges, np.float64)
     lo, hi = sim_to_lerobot(ranges[:, 0], ranges), sim_to_lerobot(ranges[:, 1], ranges)
     lo, hi = np.append(0.8 * lo[:-1], 0.0), np.append(0.8 * hi[:-1], 60.0)
@@ -373,8 +372,8 @@ def write_checkpoint(out_dir: str, data_config: str = "so100_dualcam",
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bridge.tiny", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="checkpoint directory to write")
-    parser.add_argument("--data-config", default="so100_dualcam", help="a name in bridge.groot.DATA_CONFIGS")
-    parser.add_argument("--key-map", default=None, help="fine-tune keys: a name in bridge.groot.KEY_MAPS")
+    parser.add_argument("--data-config", default="so100_dualcam", help="a name in bridge.groot.layout.DATA_CONFIGS")
+    parser.add_argument("--key-map", default=None, help="fine-tune keys: a name in bridge.groot.layout.KEY_MAPS")
     parser.add_argument("--embodiment-tag", default="new_embodiment")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the denoising noise")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The wire of Isaac-GR00T's ZMQ inference protocol (see bridge/groot_zmq.py for the protocol facts):
+"""The wire of Isaac-GR00T's ZMQ inference protocol (see bridge/groot/client.py for the protocol facts):
 msgpack messages with numpy arrays as .npy bytes (never pickle), ModalityConfig, addresses, errors.
 
     pack({"endpoint": "ping"}) -> bytes;  unpack(bytes, "the server at tcp://h:5555") -> object
@@ -14,13 +14,13 @@ import msgpack
 import numpy as np
 import torch
 
-from bridge.groot import min_max
+from bridge.groot.layout import min_max
 
 DEFAULT_PORT: int = 5555
 DEFAULT_TIMEOUT_S: float = 30.0
 UNAUTHORIZED: str = "Unauthorized: Invalid API token"
 PYZMQ_INSTALL: str = 'pip install pyzmq==27.3.0 (or the extra: pip install -e ".[bridge]")'
-SERVE_HINT: str = "python -m bridge.groot_zmq serve --model DIR --host HOST --port {port}"
+SERVE_HINT: str = "python -m bridge.groot.server --model DIR --host HOST --port {port}"
 
 
 def import_zmq() -> Any:
@@ -78,7 +78,7 @@ def unpack(data: bytes, sender: str) -> Any:
         if data[:4] == b"PK\x03\x04":  # torch.save's zip container
             raise ValueError(
                 f"{sender} speaks the older torch.save-based Isaac-GR00T protocol, which this bridge does not "
-                "unpickle; update Isaac-GR00T to its msgpack-based service.py, or `python -m bridge.groot_zmq serve`"
+                "unpickle; update Isaac-GR00T to its msgpack-based service.py, or `python -m bridge.groot.server`"
             ) from e
         raise ValueError(f"{sender} sent a message that is not the GR00T msgpack protocol: {e}") from e
 

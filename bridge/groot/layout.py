@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mjx_gr00t.groot_settings import CHUNK_STEPS
+
 if TYPE_CHECKING:
     import torch
 
@@ -29,7 +31,6 @@ TINY_MODEL_TYPE: str = "tiny_gr00t"
 GR00T_MODEL_TYPES: tuple[str, ...] = ("gr00t_n1_5",)
 KNOWN_MODEL_TYPES: tuple[str, ...] = (TINY_MODEL_TYPE, *GR00T_MODEL_TYPES)
 METADATA_FILE: str = os.path.join("experiment_cfg", "metadata.json")
-DEFAULT_TASK: str = "Slide the paper into the red square."
 DEFAULT_DENOISING_STEPS: int = 4
 """Flow-matching Euler steps per query (Isaac-GR00T's default)."""
 SO101_JOINT_RANGES: tuple[tuple[float, float], ...] = (
@@ -51,7 +52,7 @@ class DataConfig:
     action: tuple[tuple[str, int], ...]
     """(action key, size), in the same joint order."""
     language_key: str = LANGUAGE_KEY
-    action_horizon: int = 16
+    action_horizon: int = CHUNK_STEPS
 
     @property
     def keys(self) -> tuple[str, ...]:

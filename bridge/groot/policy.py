@@ -1,6 +1,6 @@
 """GR00T N1.5 as a batched base policy: sim observations in, (B, 16, 6) joint-target chunks out.
 
-    base  = GrootBase.from_pretrained("ckpt_dir", data_config="so100_dualcam")
+    base  = GrootBase.from_pretrained(GrootSettings(model="ckpt_dir", data_config="so100_dualcam"))
     chunk = base.plan(front, wrist, joint_pos_rad)   # uint8 (B,224,224,3) x 2, (B,6) rad -> (B,16,6) rad
 
 Every checkpoint takes the same path (see `from_pretrained`):
@@ -17,19 +17,14 @@ Every checkpoint takes the same path (see `from_pretrained`):
    the device in torch; only the adapter talks to the model. (Isaac-GR00T's own image and text
    preprocessing is numpy, so for a real checkpoint the images visit the CPU inside the adapter.)
 
-Fine-tunes with other keys use a key map from data-config keys to checkpoint keys; data-config keys
-mapped to one checkpoint key are concatenated in data-config order (e.g. `state.single_arm` (5) and
-`state.gripper` (1) -> `state.arm_0` (6)). `KEY_MAPS["cam01_arm0"]` is the one for
-`video.image_cam_0/1`, `state.arm_0`, `action.arm_0` (cam_0 taken as the front camera).
-
-Modules: `bridge.groot_layout` (data configs, key maps, metadata, min-max normalisation; no torch),
-`bridge.groot_adapters` (the tiny and Isaac-GR00T models behind one interface), this one (the
-config and the base). Every public name of the first two is importable from here too.
+What to load and how to query it is a `mjx_gr00t.groot_settings.GrootSettings` (the record a trainer's
+--groot.* flags fill); the base keeps it as `settings`. Fine-tunes with other keys use a key map from
+data-config keys to checkpoint keys (`bridge.groot.layout.KEY_MAPS` by name, or any map); data-config
+keys mapped to one checkpoint key are concatenated in data-config order (e.g. `state.single_arm` (5)
+and `state.gripper` (1) -> `state.arm_0` (6)).
 """
 
-import dataclasses
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,130 +36,100 @@ import numpy as np
 import torch
 
 from bridge.dlpack import jax_to_torch, torch_to_jax
-from bridge.groot_adapters import (  # noqa: F401  (re-exported)
-    GR00T_INSTALL, IsaacGr00tAdapter, PolicyAdapter, TinyAdapter, import_gr00t,
+from bridge.groot.adapters import IsaacGr00tAdapter, PolicyAdapter, TinyAdapter
+from bridge.groot.layout import (
+    DEFAULT_DENOISING_STEPS, METADATA_FILE, SO101_JOINT_RANGES, DataConfig, check_layout, checkpoint_kind,
+    embodiment_metadata, metadata_sha256, min_max, normalise_min_max, read_metadata, resolve_layout,
+    unnormalise_min_max,
 )
-from bridge.groot_layout import (  # noqa: F401  (re-exported)
-    DATA_CONFIGS, DEFAULT_DENOISING_STEPS, DEFAULT_TASK, GR00T_MODEL_TYPES, KEY_MAPS, KNOWN_MODEL_TYPES,
-    LANGUAGE_KEY, METADATA_FILE, SO101_JOINT_RANGES, TINY_MODEL_TYPE, DataConfig, check_layout,
-    checkpoint_kind, embodiment_metadata, metadata_sha256, min_max, normalise_min_max, read_metadata,
-    resolve_layout, unnormalise_min_max,
-)
-from mjx_gr00t.export import lerobot_scale_offset
+from mjx_gr00t.export.groot import read_groot_export
+from mjx_gr00t.export.units import lerobot_scale_offset
+from mjx_gr00t.groot_settings import GrootSettings, groot_problem
+
+JointRanges = Sequence[Sequence[float]]
+"""(J, 2) sim joint ranges in rad, lo < hi; the last joint is the gripper (0..100 in LeRobot units)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class GrootConfig:
-    """How to load and query a GR00T-style checkpoint (everything but its path)."""
-
-    data_config: str = "so100_dualcam"
-    """A name in DATA_CONFIGS (also the Isaac-GR00T data config used for a real checkpoint)."""
-    embodiment_tag: str = "new_embodiment"
-    """Key of experiment_cfg/metadata.json; SO-100/101 fine-tunes use 'new_embodiment'."""
-    key_map: tuple[tuple[str, str], ...] | None = None
-    """Data-config key -> checkpoint key pairs for fine-tunes with other keys."""
-    n_action_steps: int = 8
-    """How many of the chunk's steps run before the next query (1..action_horizon)."""
-    max_batch: int = 64
-    """Largest sub-batch given to the model at once."""
-    device: str = "cpu"
-    """'cpu', 'cuda' or 'cuda:N'."""
-    denoising_steps: int = DEFAULT_DENOISING_STEPS
-    """Flow-matching Euler steps."""
-    task: str = DEFAULT_TASK
-    """Default language instruction."""
-    joint_ranges: tuple[tuple[float, float], ...] = SO101_JOINT_RANGES
-    """Sim joint ranges (rad); the gripper's (last) sets its 0..100 LeRobot scale."""
-
-    def __post_init__(self) -> None:
-        layout = resolve_layout(self.data_config, dict(self.key_map or ()))
-        if not 1 <= self.n_action_steps <= layout.action_horizon:
-            raise ValueError(f"n_action_steps must be in 1..{layout.action_horizon}, got {self.n_action_steps}")
-        if self.max_batch < 1 or self.denoising_steps < 1:
-            raise ValueError(
-                f"max_batch and denoising_steps must be >= 1, got {self.max_batch}, {self.denoising_steps}"
-            )
-        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if not self.task.strip():
-            raise ValueError("task must be a non-empty instruction")
-        joints = sum(n for _, n in layout.state)
-        if len(self.joint_ranges) != joints or any(not lo < hi for lo, hi in self.joint_ranges):
-            raise ValueError(f"joint_ranges must be {joints} pairs (lo < hi), got {self.joint_ranges}")
+def check_settings(settings: GrootSettings, layout: DataConfig, joint_ranges: JointRanges) -> None:
+    """ValueError unless `settings` can query a checkpoint of `layout` with these joints."""
+    problem = groot_problem(settings)
+    if problem is not None:
+        raise ValueError(f"{problem[0]} {problem[1]}")
+    if not 1 <= settings.n_action_steps <= layout.action_horizon:
+        raise ValueError(f"n_action_steps must be in 1..{layout.action_horizon}, got {settings.n_action_steps}")
+    joints = sum(n for _, n in layout.state)
+    if len(joint_ranges) != joints or any(not lo < hi for lo, hi in joint_ranges):
+        raise ValueError(f"joint_ranges must be {joints} pairs (lo < hi), got {joint_ranges}")
 
 
 class GrootBase:
     """A GR00T-style checkpoint as a batched base policy in sim units (see the module docstring).
 
-    Attributes: `last_timing` (seconds of the last `plan`: `groot/inference_time` per chunk,
-    `groot/inference_time_per_env_step` = that / n_action_steps, and the to-torch / model / to-JAX
-    parts), `nonfinite_envs` (envs whose chunk had non-finite values and was replaced, in total).
+    Attributes: `settings` (the GrootSettings it was loaded with), `layout` (the data config after
+    the key map), `joint_ranges`, `last_timing` (seconds of the last `plan`: `groot/inference_time`
+    per chunk, `groot/inference_time_per_env_step` = that / n_action_steps, and the to-torch / model /
+    to-JAX parts), `nonfinite_envs` (envs whose chunk had non-finite values and was replaced, in total).
     """
 
     def __init__(self, adapter: PolicyAdapter, layout: DataConfig, emb_meta: Mapping[str, Any],
-                 config: GrootConfig) -> None:
-        self.adapter, self.layout, self.config, self.emb_meta = adapter, layout, config, emb_meta
-        self.device = torch.device(config.device)
+                 settings: GrootSettings, joint_ranges: JointRanges = SO101_JOINT_RANGES) -> None:
+        check_settings(settings, layout, joint_ranges)
+        self.adapter, self.layout, self.settings, self.emb_meta = adapter, layout, settings, emb_meta
+        self.joint_ranges = tuple((float(lo), float(hi)) for lo, hi in joint_ranges)
+        self.device = torch.device(settings.device)
         dev = dict(device=self.device, dtype=torch.float32)
         state_lo, state_hi = min_max(emb_meta, layout.state, "state")
         act_lo, act_hi = min_max(emb_meta, layout.action, "action")
         self._state_lo, self._state_hi = torch.as_tensor(state_lo, **dev), torch.as_tensor(state_hi, **dev)
         self._act_lo, self._act_hi = torch.as_tensor(act_lo, **dev), torch.as_tensor(act_hi, **dev)
-        scale, offset = lerobot_scale_offset(config.joint_ranges, gripper_index=-1)
+        scale, offset = lerobot_scale_offset(self.joint_ranges, gripper_index=-1)
         self._scale, self._offset = torch.as_tensor(scale, **dev), torch.as_tensor(offset, **dev)
         self._last_good: torch.Tensor | None = None
         self.last_timing: dict[str, float] = {}
         self.nonfinite_envs = 0
 
     @classmethod
-    def from_pretrained(cls, model_path: str, data_config: str = "so100_dualcam",
-                        embodiment_tag: str = "new_embodiment",
-                        key_map: Mapping[str, str] | str | None = None,
-                        n_action_steps: int = 8, max_batch: int = 64, device: str = "cpu",
-                        denoising_steps: int = DEFAULT_DENOISING_STEPS, task: str = DEFAULT_TASK,
-                        joint_ranges: Sequence[Sequence[float]] = SO101_JOINT_RANGES) -> "GrootBase":
-        """Loads a real GR00T N1.5 (local dir or HF id; needs `gr00t`) or a bridge.tiny checkpoint."""
-        if isinstance(key_map, str):
-            resolve_layout(data_config, key_map)  # validates the name
-            key_map = KEY_MAPS[key_map]
-        config = GrootConfig(data_config, embodiment_tag, tuple(sorted((key_map or {}).items())) or None,
-                             n_action_steps, max_batch, device, denoising_steps, task,
-                             tuple((float(lo), float(hi)) for lo, hi in joint_ranges))
-        return cls.from_config(model_path, config)
+    def from_pretrained(cls, settings: GrootSettings, key_map: Mapping[str, str] | None = None,
+                        denoising_steps: int = DEFAULT_DENOISING_STEPS,
+                        joint_ranges: JointRanges = SO101_JOINT_RANGES) -> "GrootBase":
+        """Loads `settings.model`: a real GR00T N1.5 (local dir or HF id; needs `gr00t`) or a bridge.tiny
+        checkpoint, on `settings.device`.
 
-    @classmethod
-    def from_config(cls, model_path: str, config: GrootConfig) -> "GrootBase":
-        """`from_pretrained` with a ready GrootConfig."""
-        layout = resolve_layout(config.data_config, dict(config.key_map or ()))
-        kind, local = checkpoint_kind(os.fspath(model_path))
+        key_map: a data-config key -> checkpoint key map that replaces settings.key_map (for maps
+        not among KEY_MAPS, e.g. one an export recorded). denoising_steps: flow-matching Euler steps.
+        joint_ranges: the sim joints' ranges (J, 2), rad. ValueError or FileNotFoundError for
+        settings or a checkpoint that cannot work, raised before the weights load where possible."""
+        if not settings.model:
+            raise ValueError("settings.model must name a checkpoint directory or Hugging Face id, got None")
+        if denoising_steps < 1:
+            raise ValueError(f"denoising_steps must be >= 1, got {denoising_steps}")
+        layout = resolve_layout(settings.data_config, settings.key_map if key_map is None else key_map)
+        check_settings(settings, layout, joint_ranges)
+        model_path = os.fspath(settings.model)
+        kind, local = checkpoint_kind(model_path)
+        tag, device = settings.embodiment_tag, settings.device
         if local:  # check before the (possibly multi-GB) weights load
-            where = os.path.join(model_path, METADATA_FILE)
-            emb = embodiment_metadata(read_metadata(model_path), config.embodiment_tag, where)
+            emb = embodiment_metadata(read_metadata(model_path), tag, os.path.join(model_path, METADATA_FILE))
             check_layout(layout, emb, repr(model_path))
         if kind == "tiny":
-            adapter: Any = TinyAdapter.load(model_path, config.embodiment_tag, config.denoising_steps,
-                                            config.device)
+            adapter: Any = TinyAdapter.load(model_path, tag, denoising_steps, device)
         else:
-            adapter = IsaacGr00tAdapter.load(model_path, config.data_config, layout, config.embodiment_tag,
-                                             config.denoising_steps, config.device)
+            adapter = IsaacGr00tAdapter.load(model_path, settings.data_config, layout, tag, denoising_steps, device)
         if not local:
-            meta = read_metadata(adapter.model_dir)
-            emb = embodiment_metadata(meta, config.embodiment_tag, adapter.model_dir)
+            emb = embodiment_metadata(read_metadata(adapter.model_dir), tag, adapter.model_dir)
             check_layout(layout, emb, repr(model_path))
-        return cls(adapter, layout, emb, config)
+        return cls(adapter, layout, emb, settings, joint_ranges)
 
     @classmethod
     def from_export(cls, export_dir: str, model: str | None = None, max_batch: int = 64,
                     device: str = "cpu") -> "GrootBase":
         """The GR00T base a residual export was trained on, queried as in training: its residual.json
-        "groot" record (mjx_gr00t.export_groot) gives the data config, key map, embodiment tag,
+        "groot" record (mjx_gr00t.export.groot) gives the data config, key map, embodiment tag,
         n_action_steps, denoising steps and task.
 
         model: where the checkpoint is here (default: the recorded directory or HF id). A local
         checkpoint whose metadata.json (normalisation statistics) differs from the recorded one is
         refused with a ValueError."""
-        from mjx_gr00t.export_groot import read_groot_export
-
         rec = read_groot_export(export_dir)
         path = model or rec.model
         sha = metadata_sha256(path) if os.path.isdir(path) else None
@@ -173,10 +138,11 @@ class GrootBase:
                 f"{os.path.join(path, METADATA_FILE)!r} differs from the metadata.json the residual in "
                 f"{export_dir!r} was trained with (SHA-256 {sha[:12]}... vs {rec.metadata_sha256[:12]}...): "
                 "another checkpoint or other normalisation statistics; pass the training checkpoint")
-        base = cls.from_pretrained(
-            path, data_config=rec.data_config, embodiment_tag=rec.embodiment_tag,
-            key_map=dict(rec.key_map) or None, n_action_steps=rec.n_action_steps, max_batch=max_batch,
-            device=device, denoising_steps=rec.denoising_steps, task=rec.task)
+        settings = GrootSettings(
+            model=path, data_config=rec.data_config, key_map=rec.key_map_name,
+            embodiment_tag=rec.embodiment_tag, n_action_steps=rec.n_action_steps, max_batch=max_batch,
+            task=rec.task, device=device)
+        base = cls.from_pretrained(settings, key_map=dict(rec.key_map) or None, denoising_steps=rec.denoising_steps)
         got = (base.layout.video, base.layout.state, base.layout.action)
         if got != (rec.video, rec.state, rec.action):
             raise ValueError(f"data config {rec.data_config!r} now resolves to keys {got}, the export recorded "
@@ -186,7 +152,7 @@ class GrootBase:
     @property
     def n_action_steps(self) -> int:
         """Steps of each chunk to execute before the next `plan`."""
-        return self.config.n_action_steps
+        return self.settings.n_action_steps
 
     @property
     def action_horizon(self) -> int:
@@ -213,7 +179,7 @@ class GrootBase:
 
     def _tasks(self, task: str | Sequence[str] | None, n: int) -> list[str]:
         if task is None or isinstance(task, str):
-            return [task or self.config.task] * n
+            return [task or self.settings.task] * n
         if len(task) != n:
             raise ValueError(f"task must be one str or {n} strs (one per env), got {len(task)}")
         return [str(s) for s in task]
@@ -266,7 +232,7 @@ class GrootBase:
         joint_pos_rad is one (zero-copy), else a torch tensor on the base's device.
         """
         t0 = time.perf_counter()
-        joints = len(self.config.joint_ranges)
+        joints = len(self.joint_ranges)
         q = self._tensor(joint_pos_rad, "joint_pos_rad", torch.float32, (joints,))
         n = q.shape[0]
         images = {"front": self._tensor(images_front, "images_front", torch.uint8, (-1, -1, 3)),
@@ -284,8 +250,8 @@ class GrootBase:
         with torch.inference_mode():
             state = normalise_min_max((q - self._offset) * self._scale, self._state_lo, self._state_hi)
             parts = []
-            for s in range(0, n, self.config.max_batch):
-                e = min(n, s + self.config.max_batch)
+            for s in range(0, n, self.settings.max_batch):
+                e = min(n, s + self.settings.max_batch)
                 batch: dict[str, Any] = {key: images[cam][s:e, None] for key, cam in self.layout.video}
                 off = 0
                 for key, size in self.layout.state:
@@ -304,7 +270,7 @@ class GrootBase:
         total = t3 - t0
         self.last_timing = {
             "groot/inference_time": total,
-            "groot/inference_time_per_env_step": total / self.config.n_action_steps,
+            "groot/inference_time_per_env_step": total / self.settings.n_action_steps,
             "groot/to_torch_time": t1 - t0, "groot/model_time": t2 - t1, "groot/to_jax_time": t3 - t2,
             "groot/batch": float(n), "groot/sub_batches": float(len(parts)),
         }

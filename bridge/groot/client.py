@@ -1,10 +1,11 @@
-"""GR00T over Isaac-GR00T's ZMQ inference-server protocol: a client adapter for `GrootBase`, and a server.
+"""GR00T over Isaac-GR00T's ZMQ inference-server protocol: the client side, a `GrootBase` whose model is a server.
 
-    python -m bridge.groot_zmq serve --model DIR [--port 5555] [--host 127.0.0.1] [--api-token T]
-    base  = groot_base_from_server("tcp://gpu-box:5555", GrootConfig(...))   # a GrootBase over ZMQ
+    python -m bridge.groot.server --model DIR [--port 5555] [--host 127.0.0.1] [--api-token T]   # the server
+    base  = groot_base_from_server(GrootSettings(server="tcp://gpu-box:5555"))   # a GrootBase over ZMQ
     chunk = base.plan(front, wrist, joint_pos_rad)   # (B, 16, 6) rad, equal to the in-process chunk
 
 For a GR00T in its own environment or on another machine; in-process DLPack stays the fast path.
+The server is bridge/groot/server.py, the wire format bridge/groot/wire.py.
 
 Protocol: Isaac-GR00T N1.5's msgpack-era `gr00t/eval/service.py` + `gr00t/eval/robot.py`, checked by
 reading them and `scripts/inference_service.py` in NVIDIA/Isaac-GR00T (service.py at commit 0a015f63;
@@ -22,14 +23,14 @@ at 9ca97e11 it still used torch.save). Written from these facts, not copied:
 The older torch.save format is refused (unpickling network data runs code), with an error saying so.
 Additions Isaac-GR00T peers ignore: a top-level "seed" in get_action requests (the noise seed),
 "seeded_noise": True in our ping reply, and a get_metadata endpoint (the served embodiment's
-experiment_cfg/metadata.json). With an Isaac-GR00T server pass `metadata=` the checkpoint directory;
-its noise is unseeded, so its chunks are not reproducible.
+experiment_cfg/metadata.json). With an Isaac-GR00T server set `GrootSettings.model` to the checkpoint
+directory (read for its metadata.json); its noise is unseeded, so its chunks are not reproducible.
 """
 
 import os
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before jax is imported)
@@ -37,15 +38,16 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before jax is imported)
 import numpy as np
 import torch
 
-from bridge.groot import (
-    METADATA_FILE, DataConfig, GrootBase, GrootConfig, check_layout, embodiment_metadata, normalise_min_max,
-    read_metadata, resolve_layout, unnormalise_min_max,
+from bridge.groot.layout import (
+    METADATA_FILE, DataConfig, check_layout, embodiment_metadata, normalise_min_max, read_metadata, resolve_layout,
+    unnormalise_min_max,
 )
-from bridge.groot_wire import (  # noqa: F401  (re-exported: the wire is part of this module's API)
-    DEFAULT_PORT, DEFAULT_TIMEOUT_S, PYZMQ_INSTALL, SERVE_HINT, UNAUTHORIZED, GrootServerError, ModalityConfig,
-    minmax_stats, import_zmq, pack, parse_address, unpack,
+from bridge.groot.policy import GrootBase
+from bridge.groot.wire import (
+    DEFAULT_TIMEOUT_S, SERVE_HINT, GrootServerError, ModalityConfig, import_zmq, minmax_stats, pack, parse_address,
+    unpack,
 )
-from bridge.groot_zmq_server import PolicyServer  # noqa: F401  (re-exported)
+from mjx_gr00t.groot_settings import GrootSettings
 
 
 def _close_zmq(context: Any, sockets: list[Any]) -> None:
@@ -143,7 +145,7 @@ class ZmqClient:
 
 
 class ZmqAdapter:
-    """`bridge.groot.PolicyAdapter` for a model behind an Isaac-GR00T-compatible ZMQ server.
+    """`bridge.groot.adapters.PolicyAdapter` for a model behind an Isaac-GR00T-compatible ZMQ server.
 
     The server takes raw observations and returns raw actions (LeRobot units), so this adapter
     un-normalises the state and normalises the returned `action.<k>` (b, 16, D) with the checkpoint's
@@ -206,44 +208,35 @@ def _metadata(client: ZmqClient, metadata: str | None, tag: str) -> tuple[dict[s
             raise
         raise ValueError(
             f"the GR00T server at {client.address} does not serve normalisation statistics (Isaac-GR00T's server "
-            f"has no get_metadata): pass metadata= a checkpoint directory holding its {METADATA_FILE}") from e
+            "has no get_metadata): set the model (--groot.model) to a checkpoint directory holding its "
+            f"{METADATA_FILE}") from e
     if reply.get("embodiment_tag") != tag:
         raise ValueError(f"the GR00T server at {client.address} serves embodiment {reply.get('embodiment_tag')!r}, "
-                         f"this config asks for {tag!r}: match serve --embodiment-tag and the config")
+                         f"these settings ask for {tag!r}: match the server's --embodiment-tag and the settings")
     return reply["metadata"], f"the server at {client.address}"
 
 
-def groot_base_from_server(address: str, config: GrootConfig | None = None, metadata: str | None = None,
-                           api_token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> GrootBase:
-    """A GrootBase whose model runs behind the server at `address` ('tcp://HOST:PORT').
+def groot_base_from_server(settings: GrootSettings, api_token: str | None = None) -> GrootBase:
+    """A GrootBase whose model runs behind the server at `settings.server` ('tcp://HOST:PORT').
 
-    metadata: None (ask the server: `python -m bridge.groot_zmq serve` has get_metadata), or the
-    checkpoint's directory, holding experiment_cfg/metadata.json (needed for an Isaac-GR00T server). The keys are
-    checked against the statistics and the server's get_modality_config. The server owns the
-    model's device and denoising steps (`serve --device/--denoising-steps`); config.device is where
-    the base's tensors live. config None: GrootConfig() (so100_dualcam, new_embodiment).
+    settings.model: None (ask the server: `python -m bridge.groot.server` has get_metadata), or the
+    checkpoint's directory, holding experiment_cfg/metadata.json (needed for an Isaac-GR00T server).
+    The keys are checked against the statistics and the server's get_modality_config. The server owns
+    the model's device and denoising steps (`server --device/--denoising-steps`); settings.device is
+    where the base's tensors live; settings.timeout bounds each reply (s). api_token: the server's
+    token, if it wants one (keep it out of the settings: they are saved).
     """
-    config = GrootConfig() if config is None else config
-    layout = resolve_layout(config.data_config, dict(config.key_map or ()))
-    client = ZmqClient(address, timeout_s, api_token)
+    if not settings.server:
+        raise ValueError("settings.server must be the GR00T server's address, tcp://HOST:PORT; got None")
+    layout = resolve_layout(settings.data_config, settings.key_map)
+    client = ZmqClient(settings.server, settings.timeout, api_token)
     try:
-        meta, where = _metadata(client, metadata, config.embodiment_tag)
-        emb = embodiment_metadata(meta, config.embodiment_tag, where)
+        meta, where = _metadata(client, settings.model, settings.embodiment_tag)
+        emb = embodiment_metadata(meta, settings.embodiment_tag, where)
         check_layout(layout, emb, where)
         check_modalities(layout, client.get_modality_config(), client.address)
-        adapter = ZmqAdapter(client, layout, emb, config.device)
+        adapter = ZmqAdapter(client, layout, emb, settings.device)
+        return GrootBase(adapter, layout, emb, settings)
     except BaseException:
         client.close()
         raise
-    return GrootBase(adapter, layout, emb, config)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m bridge.groot_zmq serve ...`: runs the server (bridge/groot_zmq_server.py)."""
-    from bridge.groot_zmq_server import main as serve_main
-
-    serve_main(argv)
-
-
-if __name__ == "__main__":
-    main()

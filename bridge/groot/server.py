@@ -1,9 +1,10 @@
 """Serves a GR00T checkpoint (bridge.tiny or a real GR00T N1.5) over Isaac-GR00T's ZMQ protocol.
 
-    python -m bridge.groot_zmq serve --model DIR [--port 5555] [--host 127.0.0.1] [--api-token T]
+    python -m bridge.groot.server --model DIR [--port 5555] [--host 127.0.0.1] [--api-token T]   # -h: every flag
+    server = PolicyServer(GrootBase.from_pretrained(GrootSettings(model=DIR)), port=0); server.serve_forever()
 
 Endpoints get_action, get_modality_config, ping, kill, and get_metadata (ours); the protocol
-facts are in bridge/groot_zmq.py, the wire format in bridge/groot_wire.py.
+facts are in bridge/groot/client.py, the wire format in bridge/groot/wire.py.
 """
 
 import argparse
@@ -16,8 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from bridge.groot import DATA_CONFIGS, KEY_MAPS, GrootBase, normalise_min_max, unnormalise_min_max
-from bridge.groot_wire import DEFAULT_PORT, UNAUTHORIZED, ModalityConfig, minmax_stats, import_zmq, pack, unpack
+from bridge.groot.layout import DATA_CONFIGS, DEFAULT_DENOISING_STEPS, KEY_MAPS, normalise_min_max, unnormalise_min_max
+from bridge.groot.policy import GrootBase
+from bridge.groot.wire import DEFAULT_PORT, UNAUTHORIZED, ModalityConfig, import_zmq, minmax_stats, pack, unpack
+from mjx_gr00t.groot_settings import GrootSettings
+
+_DEFAULTS = GrootSettings()
 
 class PolicyServer:
     """Serves a GrootBase's checkpoint (loaded as `GrootBase.from_pretrained` does) over the protocol.
@@ -45,7 +50,8 @@ class PolicyServer:
             "get_action": self._get_action, "get_modality_config": lambda _: self._modality_config(),
             "ping": lambda _: {"status": "ok", "message": "Server is running", "seeded_noise": True},
             "kill": self._kill, "get_metadata": lambda _: {
-                "embodiment_tag": base.config.embodiment_tag, "metadata": {base.config.embodiment_tag: base.emb_meta}},
+                "embodiment_tag": base.settings.embodiment_tag,
+                "metadata": {base.settings.embodiment_tag: base.emb_meta}},
         }
 
     def _kill(self, _: dict[str, Any]) -> dict[str, str]:
@@ -124,41 +130,53 @@ class PolicyServer:
             self._context.destroy(linger=0)
 
 
+def parser() -> argparse.ArgumentParser:
+    """The CLI of `python -m bridge.groot.server`."""
+    p = argparse.ArgumentParser(
+        prog="python -m bridge.groot.server", description="Serve a GR00T checkpoint with Isaac-GR00T's ZMQ protocol "
+        "(get_action, get_modality_config, ping, kill, get_metadata), for trainers with --groot.server "
+        "tcp://HOST:PORT or any Isaac-GR00T client; prints 'GR00T ZMQ server listening on tcp://HOST:PORT' once "
+        "ready. Stop it with kill, Ctrl-C or SIGTERM.")
+    p.add_argument("--model", required=True, help="checkpoint: a bridge.tiny directory (python -m bridge.tiny "
+                   "--out DIR), or a GR00T N1.5 directory or Hugging Face id (needs the gr00t package)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on: 127.0.0.1 (this machine only, "
+                   "the default), or '*' / 0.0.0.0 for other machines (Isaac-GR00T's server binds '*')")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}, "
+                   "Isaac-GR00T's); 0 picks a free one and prints it")
+    p.add_argument("--api-token", default=None, help="answer only requests carrying this api_token "
+                   "(default: no token needed; clients pass it in $GROOT_API_TOKEN)")
+    p.add_argument("--data-config", default=_DEFAULTS.data_config, choices=sorted(DATA_CONFIGS),
+                   help=f"the GR00T data config: camera, state and action keys (default {_DEFAULTS.data_config})")
+    p.add_argument("--key-map", default=None, choices=sorted(KEY_MAPS),
+                   help="key map for fine-tunes with other keys, e.g. cam01_arm0 (default: none)")
+    p.add_argument("--embodiment-tag", default=_DEFAULTS.embodiment_tag, help="embodiment in the checkpoint's "
+                   f"experiment_cfg/metadata.json (default {_DEFAULTS.embodiment_tag})")
+    p.add_argument("--denoising-steps", type=int, default=DEFAULT_DENOISING_STEPS,
+                   help=f"flow-matching Euler steps per query (default {DEFAULT_DENOISING_STEPS})")
+    p.add_argument("--device", default=_DEFAULTS.device, help="torch device of the model: cpu, cuda or cuda:N "
+                   f"(default {_DEFAULTS.device})")
+    p.add_argument("--max-batch", type=int, default=_DEFAULTS.max_batch, help="largest sub-batch given to the "
+                   f"model at once (memory; default {_DEFAULTS.max_batch})")
+    p.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bridge.groot_zmq", description=__doc__.split("\n")[0])
-    serve = parser.add_subparsers(dest="command", required=True).add_parser(
-        "serve", help="serve a checkpoint", description="Serve a checkpoint with Isaac-GR00T's ZMQ protocol "
-        "(get_action, get_modality_config, ping, kill, get_metadata); prints "
-        "'GR00T ZMQ server listening on tcp://HOST:PORT' once ready. Stop it with kill, Ctrl-C or SIGTERM.")
-    serve.add_argument("--model", required=True, help="checkpoint: a bridge.tiny directory (python -m bridge.tiny "
-                       "--out DIR), or a GR00T N1.5 directory or Hugging Face id (needs the gr00t package)")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on: 127.0.0.1 (this machine only, "
-                       "the default), or '*' / 0.0.0.0 for other machines (Isaac-GR00T's server binds '*')")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (default 5555, Isaac-GR00T's); "
-                       "0 picks a free one and prints it")
-    serve.add_argument("--api-token", default=None, help="answer only requests carrying this api_token "
-                       "(default: no token needed)")
-    serve.add_argument("--data-config", default="so100_dualcam", choices=sorted(DATA_CONFIGS),
-                       help="the GR00T data config: camera, state and action keys (default so100_dualcam)")
-    serve.add_argument("--key-map", default=None, choices=sorted(KEY_MAPS),
-                       help="key map for fine-tunes with other keys, e.g. cam01_arm0 (default: none)")
-    serve.add_argument("--embodiment-tag", default="new_embodiment",
-                       help="embodiment in the checkpoint's experiment_cfg/metadata.json (default new_embodiment)")
-    serve.add_argument("--denoising-steps", type=int, default=4, help="flow-matching Euler steps (default 4)")
-    serve.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda or cuda:N (default cpu)")
-    serve.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    args = parser.parse_args(argv)
+    """`python -m bridge.groot.server --model DIR ...`: loads the checkpoint and serves it until killed."""
+    cli = parser()
+    args = cli.parse_args(argv)
     try:
+        settings = GrootSettings(model=args.model, data_config=args.data_config, key_map=args.key_map,
+                                 embodiment_tag=args.embodiment_tag, max_batch=args.max_batch, device=args.device,
+                                 torch_threads=args.torch_threads)
         if args.torch_threads < 0:
             raise ValueError(f"--torch-threads must be >= 0, got {args.torch_threads}")
         if args.torch_threads:
             torch.set_num_threads(args.torch_threads)
-        base = GrootBase.from_pretrained(args.model, data_config=args.data_config, embodiment_tag=args.embodiment_tag,
-                                         key_map=args.key_map, device=args.device,
-                                         denoising_steps=args.denoising_steps)
+        base = GrootBase.from_pretrained(settings, denoising_steps=args.denoising_steps)
         server = PolicyServer(base, args.host, args.port, args.api_token)
     except (FileNotFoundError, ValueError, ImportError, OSError) as e:
-        parser.exit(2, f"{parser.prog} {args.command}: error: {e}\n")
+        cli.exit(2, f"{cli.prog}: error: {e}\n")
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "running", False))
     try:
         server.serve_forever()

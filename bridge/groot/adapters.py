@@ -1,4 +1,4 @@
-"""The models behind `bridge.groot.GrootBase`: one sub-batch, normalised in, normalised out.
+"""The models behind `bridge.groot.policy.GrootBase`: one sub-batch, normalised in, normalised out.
 
     adapter = TinyAdapter.load(ckpt_dir, "new_embodiment", denoising_steps=4, device="cpu")
     adapter = IsaacGr00tAdapter.load(path_or_hf_id, "so100_dualcam", layout, "new_embodiment", 4, "cuda")
@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import torch
 
-from bridge.groot_layout import DataConfig
+from bridge.groot.layout import DataConfig
+from bridge.tiny import TinyGr00tPolicy
 
 
 class PolicyAdapter(Protocol):
@@ -38,8 +39,6 @@ class TinyAdapter:
 
     @classmethod
     def load(cls, model_dir: str, embodiment_tag: str, denoising_steps: int, device: str) -> "TinyAdapter":
-        from bridge.tiny import TinyGr00tPolicy  # lazy: bridge.tiny imports bridge.groot
-
         return cls(TinyGr00tPolicy.from_pretrained(
             model_dir, embodiment_tag=embodiment_tag, denoising_steps=denoising_steps, device=device))
 
@@ -73,7 +72,7 @@ def import_gr00t() -> tuple[Any, Mapping[str, Any], type]:
 class IsaacGr00tAdapter:
     """Isaac-GR00T's `Gr00tPolicy` behind the PolicyAdapter interface, on normalised inputs.
 
-    It relies on this surface of Isaac-GR00T (n1.5-release); tests/test_groot_bridge.py drives it
+    It relies on this surface of Isaac-GR00T (n1.5-release); tests/test_groot_adapters.py drives it
     with a fake that implements exactly these:
     - `gr00t.model.policy.Gr00tPolicy(model_path, embodiment_tag, modality_config, modality_transform,
       denoising_steps, device)`, with `.model_path` (local dir after a hub download),
