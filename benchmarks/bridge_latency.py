@@ -35,7 +35,6 @@ go to benchmarks/results/bridge_latency_<machine tag>.*.
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import dataclasses
-import json
 import os
 import re
 import statistics
@@ -48,14 +47,12 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from benchmarks.common import compile_count, machine, machine_line, machine_tag
+from benchmarks.bridge_latency_report import NOTES, OVERHEAD_PARTS, PARTS, plot_parts, summary_line, write_json
+from benchmarks.common import compile_count, machine_tag
 from bridge.dlpack import XLA_CPU_ALIGNMENT, aligned_empty
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.machine import machine, machine_line
 
-PARTS: tuple[str, ...] = ("render", "to_torch", "model", "to_jax", "write_back")
-"""The parts of one chunk query, in order; they add up to `total`."""
-OVERHEAD_PARTS: tuple[str, ...] = ("to_torch", "to_jax", "write_back")
-"""The bridge's own parts: everything but rendering and the model."""
 CPU_SIZES: tuple[int, ...] = (256, 1024)
 GPU_SIZES: tuple[int, ...] = (1024, 4096)
 TARGET_PCT: float = 5.0
@@ -83,11 +80,11 @@ class Args:
     """GR00T checkpoint directory or Hugging Face id; default: a tiny bridge.tiny checkpoint written
     to a temporary directory."""
     max_batch: int = 64
-    """Largest sub-batch the model sees at once (the trainer's --groot-max-batch default)."""
+    """Largest sub-batch the model sees at once (the trainer's --groot.max-batch default)."""
     n_action_steps: int = 8
     """Chunk steps executed per query (1..16); only scales the per-env-step figure."""
     torch_threads: int = 1
-    """torch CPU threads (the trainer's --groot-torch-threads default); 0 keeps torch's default."""
+    """torch CPU threads (the trainer's --groot.torch-threads default); 0 keeps torch's default."""
     device: str = "auto"
     """torch device of the model: auto (cuda when torch and JAX both see a GPU, else cpu), cpu,
     cuda or cuda:N."""
@@ -136,7 +133,7 @@ def plan(args: Args) -> Plan:
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", args.device):
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
     if args.model is not None:
-        from bridge.groot_layout import checkpoint_kind
+        from bridge.groot.layout import checkpoint_kind
 
         try:
             checkpoint_kind(args.model)
@@ -162,7 +159,7 @@ def start_poses(num_envs: int, seed: int) -> tuple[np.ndarray, Any]:
     env = plain_env(Spec(SCENE, "c", num_envs, True))
     keys = jax.random.split(jax.random.PRNGKey(seed), num_envs)
     state = jax.jit(jax.vmap(env.reset))(keys)
-    return np.asarray(state.physics.qpos, np.float32), env.task.mj_model
+    return np.asarray(state.physics.qpos, np.float32), env.mj_model
 
 
 def write_back(carry: Any, chunk: jax.Array, need: jax.Array) -> Any:
@@ -191,14 +188,15 @@ class Workload:
     def __init__(self, args: Args, p: Plan, model_dir: str, qpos: np.ndarray, mj_model: Any) -> None:
         import torch
 
-        from bridge.groot import GrootBase
+        from bridge.groot.policy import GrootBase
+        from mjx_gr00t.groot_settings import GrootSettings
         from mjx_gr00t.render import BatchRenderer, RenderBackendError
 
         if args.torch_threads:
             torch.set_num_threads(args.torch_threads)
         try:
-            self.base = GrootBase.from_pretrained(model_dir, max_batch=args.max_batch, device=p.device,
-                                                  n_action_steps=args.n_action_steps)
+            self.base = GrootBase.from_pretrained(GrootSettings(
+                model=model_dir, max_batch=args.max_batch, device=p.device, n_action_steps=args.n_action_steps))
         except (FileNotFoundError, ValueError, ImportError) as e:
             raise UsageError(f"--model {model_dir!r}: {e}") from e
         cameras = tuple(dict.fromkeys(cam for _, cam in self.base.layout.video))
@@ -310,78 +308,6 @@ def measure(work: Workload, n: int, args: Args) -> dict[str, Any]:
     }
 
 
-NOTES: dict[str, str] = {
-    "render": "GL draw of both cameras for every env (scaled from render_envs_drawn envs when "
-              "render_extrapolated) + the images put in JAX arrays on the device (measured at full size; "
-              "64-byte-aligned host buffers, which JAX shares on a CPU instead of copying)",
-    "render_to_jax_unaligned_s": "not in the total: the same hand-over from numpy's own allocation, as "
-                                 "BatchRenderer returns it (JAX copies it on a CPU unless it is 64-byte "
-                                 "aligned; unaligned_buffers_were_aligned says whether it happened to be)",
-    "to_torch": "measured: GrootBase.plan's DLPack jax->torch of images (B,224,224,3) x 2, joints (B,6) "
-                "and fallback chunks (B,16,6), with checks",
-    "model": "measured: normalisation, sub-batched forward, un-normalisation, non-finite repair (full batch)",
-    "to_jax": "measured: DLPack torch->jax of the (B,16,6) chunk",
-    "write_back": "measured: jitted ChunkCarry update with the new chunk",
-    "overhead": "to_torch + to_jax + write_back; overhead_pct = its share of the total, per repeat, median",
-    "contention": "process_cpu_per_wall: this process's CPU seconds per wall second over the timed queries "
-                  "(up to ~1 for this mostly single-threaded work when it has a core to itself; far less "
-                  "when other jobs hold the cores); load_average_1min_after: the machine's 1-min load",
-}
-
-
-def _line(rec: dict[str, Any]) -> str:
-    ms = {p: 1e3 * rec["parts"][p]["median_s"] for p in PARTS}
-    ext = f" (extrapolated from {rec['render_envs_drawn']})" if rec["render_extrapolated"] else ""
-    return (f"n={rec['num_envs']:>5}: render {ms['render']:,.1f} ms{ext}, to-torch {ms['to_torch']:.3f} ms, "
-            f"model {ms['model']:,.1f} ms, to-JAX {ms['to_jax']:.3f} ms, write-back {ms['write_back']:.3f} ms; "
-            f"total {1e3 * rec['total']['median_s']:,.1f} ms; overhead {rec['overhead_pct']:.4f} % "
-            f"({rec['overhead_pct_without_render']:.3f} % without render); "
-            f"CPU/wall {rec['process_cpu_per_wall']:.2f}")
-
-
-COLOURS: dict[str, str] = {"render": "tab:gray", "to_torch": "tab:orange", "model": "tab:blue",
-                           "to_jax": "tab:red", "write_back": "tab:purple"}
-
-
-def plot_parts(data: dict[str, Any], path: str) -> None:
-    """Stacked bars of the median parts per batch size: the whole query, and without rendering."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = data["records"]
-    labels = [str(r["num_envs"]) for r in recs]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for ax, parts, title in ((axes[0], PARTS, "whole chunk query"), (axes[1], PARTS[1:], "without rendering"),
-                             (axes[2], OVERHEAD_PARTS, "the bridge's own parts")):
-        bottom = np.zeros(len(recs))
-        for part in parts:
-            ms = np.array([1e3 * r["parts"][part]["median_s"] for r in recs])
-            ax.bar(labels, ms, bottom=bottom, color=COLOURS[part], label=part.replace("_", "-"))
-            bottom += ms
-        for i, r in enumerate(recs):
-            if parts != OVERHEAD_PARTS:
-                pct = r["overhead_pct"] if parts == PARTS else r["overhead_pct_without_render"]
-                ax.annotate(f"bridge {pct:.3g} %", (i, bottom[i]), ha="center", va="bottom", fontsize=8)
-        ax.set(title=title, xlabel="envs per query", ylabel="ms per chunk query (median)")
-        ax.set_ylim(0, 1.15 * bottom.max())
-        ax.legend(fontsize=7)
-    ext = [r["num_envs"] for r in recs if r["render_extrapolated"]]
-    note = f"; render scaled from {recs[0]['render_envs_drawn']} drawn envs" if ext else ""
-    fig.suptitle(f"GR00T bridge latency, {data['model'].split(',')[0]} ({machine_line(data['machine'])}{note})",
-                 fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_json(data: dict[str, Any], path: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
-
-
 def main(args: Args) -> dict[str, Any]:
     """Runs every batch size; returns the JSON record (also written to disk with the PNG)."""
     p = plan(args)
@@ -413,7 +339,7 @@ def main(args: Args) -> dict[str, Any]:
                     continue
                 rec["machine"] = machine_line(info)
                 data["records"].append(rec)
-                print(_line(rec), flush=True)
+                print(summary_line(rec), flush=True)
                 write_json(data, p.json_path)
         finally:
             work.close()

@@ -1,5 +1,6 @@
-"""Shared helpers for benchmarks: the machine, timing after warm-up, a compile counter, and raw C
-MuJoCo references (single-thread `mj_step`, `mujoco.rollout` on all cores)."""
+"""Shared helpers for benchmarks: the machine's file-name tag, timing after warm-up, a compile
+counter, and raw C MuJoCo references (single-thread `mj_step`, `mujoco.rollout` on all cores).
+The machine itself is described by `mjx_gr00t.machine`."""
 
 import os
 import re
@@ -11,8 +12,6 @@ import jax
 import mujoco
 import numpy as np
 from mujoco import rollout
-
-from mjx_gr00t.machine import machine, machine_line  # noqa: F401  (re-exported)
 
 _BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _compiles = [0]

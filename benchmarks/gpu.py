@@ -9,10 +9,11 @@ Sections, in this order, each under its own time cap and all under one deadline 
   checked equal both ways (JAX -> torch -> JAX), then timed (B, 16, 6) chunk queries at B envs;
 - `render`: MJX's Warp batch renderer (`BatchRenderer(backend="warp")`), front + wrist 224 x 224,
   frames/s at 1,024 envs;
-- `time_to_target`: residual PPO (IK base, DR on, train.residual_ppo's builders and defaults) at
-  4,096 envs for at most 3 minutes of training clock; held-out success (512 episodes, fixed seeds)
-  every 15 s of it, off the clock; the time at which success reaches the target (0.8) and then
-  holds (`mjx_gr00t.time_to_target`), or null when it does not within the cap;
+- `time_to_target`: residual PPO (IK base, DR on; the runner's builders and the default PPO recipe,
+  `python -m train.residual_ppo`'s defaults) at 4,096 envs for at most 3 minutes of training clock;
+  held-out success (512 episodes, fixed seeds) every 15 s of it, off the clock; the time at which
+  success reaches the target (0.8) and then holds (`mjx_gr00t.time_to_target`), or null when it
+  does not within the cap;
 - `throughput`: engines mjx and warp at 4,096, 16,384 and 1,024 envs (in that order): the env alone
   and one jitted PPO iteration, env steps/s and physics steps/s after warm-up, counting XLA
   compiles in the timed region (`benchmarks.common.time_steady`).
@@ -46,8 +47,10 @@ from typing import Any, Literal
 import jax
 import tyro
 
-from benchmarks.common import machine, machine_line, machine_tag
-from train.run_dir import UsageError, write_json_atomic
+from benchmarks.common import machine_tag
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.export.format import write_json_atomic
+from mjx_gr00t.machine import machine, machine_line
 
 SectionName = Literal["bridge", "render", "time_to_target", "throughput"]
 EngineName = Literal["mjx", "warp", "c"]

@@ -1,8 +1,9 @@
 """The four sections of `benchmarks.gpu`. Each takes a `Section` (its plan, its clock `left()`, and
 `data`, its slice of the JSON) and fills `data`; `benchmarks.gpu.run_section` records what it raises.
 
-The paper task throughout: `paper_square`, DR on; PPO is `train.residual_ppo`'s (its builders, its
-default hyperparameters, the IK base) at the plan's engine and size.
+The paper task throughout: `paper_square`, DR on; PPO is the runner's (its builders, the default PPO
+recipe's hyperparameters: `python -m train.residual_ppo`'s defaults, the IK base) at the plan's engine
+and size.
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
@@ -20,12 +21,12 @@ import numpy as np
 
 from benchmarks import throughput_figures as figs
 from benchmarks.common import compile_count, time_steady
-from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.rl import ppo
+from benchmarks.runs import runner_config
+from mjx_gr00t.rl import algos, ppo
+from mjx_gr00t.runner.config import RunConfig
+from mjx_gr00t.runner.finish import evaluate_policy
+from mjx_gr00t.runner.recipes import total_iterations
 from mjx_gr00t.time_to_target import first_crossing, held_time, time_to_target as target_record
-from train import residual_ppo
-from train.finish import evaluate_policy
-
 
 
 class Section(Protocol):
@@ -73,23 +74,15 @@ def _settle(sec: Section, measured: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# PPO, built as train.residual_ppo builds it
+# PPO, built as the runner builds it (figs.ppo_parts): the throughput figure and the time-to-target
+# run of one engine and size share one config, so they compile the train step once
 
 
-def ppo_args(engine: str, num_envs: int, total_steps: int) -> residual_ppo.Args:
-    """train.residual_ppo's defaults (IK base, DR on, its hyperparameters) at this engine and size."""
-    return residual_ppo.Args(scene=SCENE, base="ik", engine=engine, num_envs=num_envs,  # type: ignore[arg-type]
-                             total_steps=max(total_steps, num_envs * residual_ppo.Args.unroll_length))
-
-
-def ppo_parts(args: residual_ppo.Args, seed: int) -> tuple[EpisodeEnv, ppo.PPOConfig, ppo.TrainStep, Any]:
-    """(env, config, jitted train_step, initial TrainState). The same args give the same compiled
-    train_step (residual_ppo.build and ppo.make_train_step are cached), so the throughput figure and
-    the time-to-target run of one engine and size compile it once."""
-    residual_ppo.validate(args)
-    env, config = residual_ppo.build(args)
-    train_step = ppo.make_train_step(config, env, alpha_fn=args.alpha_fn())
-    return env, config, train_step, ppo.init(config, env, jax.random.PRNGKey(seed))
+def ppo_run_config(engine: str, num_envs: int, total_steps: int) -> RunConfig:
+    """The default PPO recipe (IK base, DR on, its hyperparameters) at this engine and size, resolved."""
+    unroll = runner_config("ppo").algo.unroll_length
+    return runner_config("ppo", scene=SCENE, base="ik", engine=engine, num_envs=num_envs, dr=True,
+                         total_steps=max(total_steps, num_envs * unroll))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,10 +104,10 @@ def _measure(figure: str, engine: str, n: int, sec: Section) -> dict[str, Any]:
         env = figs.plain_env(spec)
         work, substeps = figs.build("env", spec, env), figs.physics_substeps(env.task)
     else:
-        args = ppo_args(engine, n, p.ttt_total_steps)
-        penv, config, train_step, state = ppo_parts(args, p.seed)
+        cfg = ppo_run_config(engine, n, p.ttt_total_steps)
+        penv, config, train_step, state = figs.ppo_parts(cfg, p.seed)
         details = {"base": "ik", "algo": "ppo", "unroll_length": config.unroll_length,
-                   "updates_per_call": config.updates_per_iteration, "total_steps": args.total_steps,
+                   "updates_per_call": config.updates_per_iteration, "total_steps": cfg.run.total_steps,
                    "minibatch_size": config.batch_size // config.num_minibatches}
         work = figs.Workload(lambda s: train_step(s)[0], state, config.batch_size, details)
         substeps = figs.physics_substeps(penv.task.task)
@@ -183,26 +176,27 @@ def time_to_target(sec: Section) -> None:
     """Residual PPO at ttt_envs for at most ttt_cap_s of training clock; the held-out success curve
     and the time at which it reaches ttt_target and holds."""
     p, d = sec.plan, sec.data
-    args = ppo_args(p.ttt_engine, p.ttt_envs, p.ttt_total_steps)
+    cfg = ppo_run_config(p.ttt_engine, p.ttt_envs, p.ttt_total_steps)
     d.update(setup={"scene": SCENE, "engine": p.ttt_engine, "num_envs": p.ttt_envs, "base": "ik", "dr": True,
-                    "total_steps": args.total_steps, "seed": p.seed,
+                    "total_steps": cfg.run.total_steps, "seed": p.seed,
                     "hyperparameters": "train.residual_ppo defaults (learning rate, unroll, minibatches, ...)"},
              cap_s=p.ttt_cap_s, eval_every_s=p.ttt_eval_every_s,
-             evaluation={"episodes": p.ttt_eval_episodes, "seed": args.eval_seed,
-                         "how": "train.finish.evaluate_policy: base + alpha * deterministic residual, one "
-                                "episode per env, the same held-out initial states every time"},
+             evaluation={"episodes": p.ttt_eval_episodes, "seed": cfg.run.eval_seed,
+                         "how": "mjx_gr00t.runner.finish.evaluate_policy: base + alpha * deterministic "
+                                "residual, one episode per env, the same held-out initial states every time"},
              train_clock="sum of the wall times of the timed train_step calls, each blocked on; the compile "
                          "(a first call whose result is dropped) and every evaluation are off the clock",
              curve_note="the point at train_s 0 is the base alone (the residual's last layer starts at zero)")
     sec.current = "time_to_target: build and compile"
     start = time.perf_counter()
-    env, config, train_step, state = ppo_parts(args, p.seed)
-    policy_fn = residual_ppo.residual_policy(config)
+    env, config, train_step, state = figs.ppo_parts(cfg, p.seed)
+    algo = algos.get("ppo")
+    policy_fn = algo.policy_fn(config)
 
     def evaluate(ts: Any) -> tuple[float, float]:
         t = time.perf_counter()
-        summary = evaluate_policy(env, policy_fn, (ts.policy_params, ts.normalizer), args.alpha,
-                                  p.ttt_eval_episodes, args.eval_seed)
+        summary = evaluate_policy(env, policy_fn, algo.inference_params(ts), cfg.residual.alpha,
+                                  p.ttt_eval_episodes, cfg.run.eval_seed)
         return float(summary["success_rate"]), time.perf_counter() - t
 
     t = time.perf_counter()
@@ -214,7 +208,7 @@ def time_to_target(sec: Section) -> None:
     sec.save()
     compiles = compile_count()
     sec.current = "time_to_target: training"
-    state, clock, stop = _train(sec, train_step, state, evaluate, args.total_iterations)
+    state, clock, stop = _train(sec, train_step, state, evaluate, total_iterations(cfg, "ppo"))
     by_time = [(c["train_s"], c["success"]) for c in curve]
     d.update(
         stopped_because=stop, train_clock_s=clock, iterations=int(state.iteration),
@@ -305,8 +299,9 @@ def bridge(sec: Section) -> None:
     except ImportError:
         d.update(status="skipped", reason="torch is not installed: pip install -e '.[bridge]'")
         return
-    from bridge.groot import SO101_JOINT_RANGES, GrootBase
+    from bridge.groot.policy import GrootBase
     from bridge.tiny import write_checkpoint
+    from mjx_gr00t.groot_settings import GrootSettings
 
     d["torch"] = {"version": torch.__version__, "cuda": torch.version.cuda,
                   "cuda_available": torch.cuda.is_available()}
@@ -327,8 +322,9 @@ def bridge(sec: Section) -> None:
         d["dlpack"] = _dlpack_checks(device)
         sec.save()
         with tempfile.TemporaryDirectory(prefix="gpu_check_tiny_") as tmp:
-            base = GrootBase.from_pretrained(write_checkpoint(os.path.join(tmp, "tiny"), seed=p.seed), device=device)
-        d["query"] = _time_queries(sec, base, SO101_JOINT_RANGES)
+            tiny = write_checkpoint(os.path.join(tmp, "tiny"), seed=p.seed)
+            base = GrootBase.from_pretrained(GrootSettings(model=tiny, device=device))
+        d["query"] = _time_queries(sec, base, base.joint_ranges)
     finally:
         torch.set_num_threads(threads)
     if not d["dlpack"]["all_pointers_equal"]:
@@ -362,7 +358,7 @@ def _time_queries(sec: Section, base: Any, joint_ranges: Any) -> dict[str, Any]:
         raise RuntimeError("no timed chunk query fitted in the section's time")
     med = statistics.median(samples)
     return {
-        "num_envs": n, "max_batch": base.config.max_batch, "n_action_steps": base.n_action_steps,
+        "num_envs": n, "max_batch": base.settings.max_batch, "n_action_steps": base.n_action_steps,
         "first_query_s": first, "median_s": med, "min_s": min(samples), "max_s": max(samples), "samples_s": samples,
         "parts_median_s": {k.removeprefix("groot/"): statistics.median(x[k] for x in parts)
                            for k in ("groot/to_torch_time", "groot/model_time", "groot/to_jax_time")},

@@ -3,7 +3,7 @@
     python -m benchmarks.ik_base --episodes 256 --json benchmarks/results/ik_base_paper_square_cpu2.json
 
 Runs exactly the "base alone" row of `train.evaluate` and of a `train.residual_ppo` run's summary:
-the trainer's residual env (`train.residual_env.build_residual_env`) with a zero residual, one
+the runner's residual env (`mjx_gr00t.runner.build.build_env`) with a zero residual, one
 episode in each of `--episodes` parallel envs, initial states drawn from `--seed` (by default the
 trainers' held-out seed), scored by `mjx_gr00t.evaluation`. Prints the success rate with a 95 %
 Wilson interval; `--json` also writes the record, with the machine named.
@@ -20,12 +20,14 @@ from typing import Any, Literal
 import jax.numpy as jnp
 import tyro
 
-from benchmarks.common import machine, machine_line, machine_tag
+from benchmarks.common import machine_tag
+from benchmarks.runs import runner_config
+from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import run_episodes, summarise
-from train.residual_env import build_residual_env
-from train.run_dir import UsageError
+from mjx_gr00t.machine import machine, machine_line
+from mjx_gr00t.runner.build import build_env
 
-HELD_OUT_SEED: int = 1_000_000  # train.evaluate's and the trainers' --eval-seed default
+HELD_OUT_SEED: int = 1_000_000  # train.evaluate's and the trainers' --eval-seed default (RunSettings.eval_seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +57,8 @@ def validate(args: Args) -> None:
 def main(args: Args) -> dict[str, Any]:
     """Runs the episodes; returns the record (also printed, and written to --json)."""
     validate(args)
-    env = build_residual_env("paper_square", "ik", args.engine, args.episodes, args.dr == "on", 0.0)
+    env = build_env(runner_config("ppo", scene="paper_square", base="ik", engine=args.engine, num_envs=args.episodes,
+                                  dr=args.dr == "on", residual_penalty=0.0))
     zero = jnp.zeros((args.episodes, env.action_size), jnp.float32)
     start = time.perf_counter()
     summary = summarise(run_episodes(env, lambda params, state, key: zero, None, args.episodes, args.seed))
@@ -67,7 +70,7 @@ def main(args: Args) -> dict[str, Any]:
     record = {
         "command": f"python -m benchmarks.ik_base --episodes {n} --seed {args.seed} --dr {args.dr} "
                    f"--engine {args.engine}",
-        "scene": "paper_square", "base": "ik", "dr": args.dr, "engine": env.task.task.engine_name,
+        "scene": "paper_square", "base": "ik", "dr": args.dr, "engine": env.task.engine_name,
         "seed": args.seed, "successes": k, **summary,
         "wall_s_incl_compile": wall,
         "machine": machine_line(info), "machine_tag": machine_tag(), "machine_info": info,

@@ -35,8 +35,10 @@ from typing import Any, Literal
 import numpy as np
 import tyro
 
-from benchmarks.common import machine, machine_line, machine_tag
-from train.run_dir import UsageError
+from benchmarks.common import machine_tag
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.machine import machine, machine_line
+from mjx_gr00t.runner.config import RunConfig
 
 PARTS: tuple[str, ...] = ("raw", "fetch", "sb3")
 PEER_MODULES: dict[str, str] = {"fetch": "gymnasium_robotics", "sb3": "stable_baselines3"}
@@ -119,7 +121,8 @@ QUICK = Args(
     quick=True, raw_seconds=0.3, raw_num_envs=8, fetch_seconds=0.5, fetch_num_envs=8, sb3_minutes=30.0,
     sb3_max_steps=512, sb3_n_steps=64, sb3_eval_every_s=0.5, eval_every=2, eval_episodes=4,
     ours_total_steps=512, ours_num_envs=16, window=4,
-    ours_flags="--unroll-length 8 --num-minibatches 2 --update-epochs 1 --hidden 32 32",
+    ours_flags=("--unroll-length 8 --num-minibatches 2 --update-epochs 1 --policy-hidden 32 32 "
+                "--value-hidden 32 32"),
 )
 SB3_CONFIGS: tuple[str, ...] = ("plain", "vecnormalize")
 
@@ -159,50 +162,52 @@ def validate(args: Args) -> list[str]:
     return parts
 
 
-def _check_seed_task(saved: dict[str, Any], where: str) -> None:
-    """UsageError unless a PPO run's args are a task the seed-style env reproduces."""
-    if saved.get("alpha_schedule", "constant") != "constant" or saved.get("base") != "ik" \
-            or saved.get("scene") != "paper_square":
+def _check_seed_task(config: RunConfig, where: str) -> None:
+    """UsageError unless a PPO run's config is a task the seed-style env reproduces."""
+    scene, base, schedule = config.scene.scene, config.scene.base, config.residual.alpha_schedule
+    if schedule != "constant" or base != "ik" or scene != "paper_square":
         raise UsageError(f"{where}: the seed-style SB3 env is the paper task with the IK base and a constant "
-                         f"alpha (got scene={saved.get('scene')!r}, base={saved.get('base')!r}, "
-                         f"alpha_schedule={saved.get('alpha_schedule')!r})")
+                         f"alpha (got scene={scene!r}, base={base!r}, alpha_schedule={schedule!r})")
 
 
-def ours_run(args: Args) -> tuple[str, dict[str, Any]]:
+def ours_run(args: Args) -> tuple[str, RunConfig]:
     """Our PPO run for the sb3 part: read from --ours (checked) or trained here with --eval-every.
-    Returns its directory and its saved args."""
-    from train import residual_ppo, run_dir
+    Returns its directory and its resolved config."""
+    from benchmarks.runs import read_config
+    from mjx_gr00t.runner import cli, run, run_dir
 
     if args.ours:
-        record = run_dir.read_run(args.ours)
+        record, config = read_config(args.ours)
         if record["algo"] != "ppo":
             raise UsageError(f"--ours {args.ours!r} is a {record['algo']} run; pass a train.residual_ppo run")
         if record.get("resumes"):
             raise UsageError(f"--ours {args.ours!r} was resumed ({len(record['resumes'])} time(s)): its clock "
                              "has gaps a time to target cannot see; pass a run trained in one go")
-        _check_seed_task(record["args"], f"--ours {args.ours!r}")
-        return args.ours, record["args"]
+        _check_seed_task(config, f"--ours {args.ours!r}")
+        return args.ours, config
     out = args.ours_out or run_dir.default_out("ppo", "paper_square", args.base)
     argv = ["--scene", "paper_square", "--base", args.base, "--dr" if args.dr else "--no-dr",
             "--engine", args.engine, "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
             "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
             "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),
             "--out", out, *shlex.split(args.ours_flags)]
-    _check_seed_task(run_dir.args_dict(residual_ppo.parse(argv)), "--ours-flags")
+    config = cli.parse("ppo", argv)
+    _check_seed_task(config, "--ours-flags")
     print(f"sb3 part: our PPO, python -m train.residual_ppo {' '.join(argv)}", flush=True)
-    residual_ppo.main(argv)
-    return out, run_dir.read_run(out)["args"]
+    run.train(config, "ppo")
+    return out, read_config(out)[1]
 
 
 def run_sb3_part(args: Args) -> dict[str, Any]:
     """The sb3 record: our PPO (run here or read from --ours) and seed-style SB3 on the same task,
     each scored by the same held-out evaluator."""
     from benchmarks import peers_sb3, seed_env
-    from benchmarks.heldout import HeldOutEvaluator
+    from benchmarks.heldout import HeldOutEvaluator, task_of
+    from benchmarks.runs import flat_settings
     from benchmarks.seed_env import SeedConfig, SeedDR
-    from train.metrics_log import METRICS_FILE, read_metrics
+    from mjx_gr00t.runner.metrics_log import METRICS_FILE, read_metrics
 
-    out, saved = ours_run(args)
+    out, config = ours_run(args)
     path = os.path.join(out, METRICS_FILE)
     metrics = read_metrics(path) if os.path.exists(path) else []
     if not metrics:
@@ -211,12 +216,12 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
         peers_sb3.ours_curves(metrics)
     except ValueError as e:
         raise UsageError(f"--ours {out!r}: {e}") from e
-    task = {k: saved[k] for k in ("scene", "base", "engine", "num_envs", "dr", "residual_penalty", "alpha")}
-    episodes, seed = int(saved.get("eval_every_episodes", args.eval_episodes)), int(saved["eval_seed"])
+    task = task_of(config)
+    episodes, seed = config.run.eval_every_episodes, config.run.eval_seed
     evaluator = HeldOutEvaluator(task, episodes=episodes, seed=seed)
-    config = SeedConfig(alpha=float(saved["alpha"]), residual_penalty=float(saved["residual_penalty"]),
-                        **({} if saved["dr"] else {"dr": SeedDR.off()}))
-    overhead = seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed, config=config)
+    seed_config = SeedConfig(alpha=float(task["alpha"]), residual_penalty=float(task["residual_penalty"]),
+                             **({} if task["dr"] else {"dr": SeedDR.off()}))
+    overhead = seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed, config=seed_config)
     runs = []
     for name in [c.strip() for c in args.sb3_configs.split(",") if c.strip()]:
         settings = peers_sb3.SB3Settings(
@@ -227,9 +232,9 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
         print(f"sb3 part: {settings.name}, {settings.num_envs} envs ({settings.vec_env}), budget "
               f"{args.sb3_minutes} min, held-out evaluation of {episodes} episodes every {settings.eval_every_s} s",
               flush=True)
-        runs.append(peers_sb3.train_sb3(settings, evaluator, config))
+        runs.append(peers_sb3.train_sb3(settings, evaluator, seed_config))
     start = evaluator(lambda obs: np.zeros((obs.shape[0], evaluator.env.action_size), np.float32))["success_rate"]
-    ours = {"run_dir": out, "made_here": not args.ours, "args": saved}
+    ours = {"run_dir": out, "made_here": not args.ours, "args": flat_settings(config)}
     return {"task": task, "heldout_episodes": episodes, "heldout_seed": seed, "seed_env_overhead": overhead,
             **peers_sb3.compare(runs, metrics, ours, args.window, episodes, start)}
 
@@ -239,9 +244,9 @@ def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:
     or from `ours_dir`, a run of the same task made since, which replaces it) and recomputes its
     comparisons with the current definitions; records when and why."""
     from benchmarks import peers_sb3
-    from benchmarks.heldout import HeldOutEvaluator
-    from train import run_dir
-    from train.metrics_log import METRICS_FILE, read_metrics
+    from benchmarks.heldout import HeldOutEvaluator, task_of
+    from benchmarks.runs import flat_settings, read_config
+    from mjx_gr00t.runner.metrics_log import METRICS_FILE, read_metrics
 
     with open(path) as f:
         results = json.load(f)
@@ -250,13 +255,13 @@ def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:
         raise UsageError(f"{path} has no sb3 part to reanalyse")
     replaced = None
     if ours_dir is not None:
-        record = run_dir.read_run(ours_dir)
-        _check_seed_task(record["args"], f"--ours {ours_dir!r}")
-        task = {k: record["args"][k] for k in sb3["task"]}
+        record, config = read_config(ours_dir)
+        _check_seed_task(config, f"--ours {ours_dir!r}")
+        task = {k: v for k, v in task_of(config).items() if k in sb3["task"]}
         if task != sb3["task"] or record.get("resumes"):
             raise UsageError(f"--ours {ours_dir!r} is not a one-go run of the JSON's task {sb3['task']} (got {task})")
         replaced = {"run_dir": sb3["ours"]["run_dir"], "made_here": sb3["ours"]["made_here"]}
-        sb3["ours"] = {"run_dir": ours_dir, "made_here": False, "args": record["args"]}
+        sb3["ours"] = {"run_dir": ours_dir, "made_here": False, "args": flat_settings(config)}
     out = sb3["ours"]["run_dir"]
     metrics = read_metrics(os.path.join(out, METRICS_FILE))
     evaluator = HeldOutEvaluator(sb3["task"], episodes=sb3["heldout_episodes"], seed=sb3["heldout_seed"])

@@ -204,7 +204,7 @@ def ours_mj_step(env: Any, seconds: float, seed: int) -> dict[str, Any]:
 
     import jax
 
-    from mjx_gr00t.envs.fetch import FINGER_CTRL_MAX
+    from mjx_gr00t.envs.fetch.task import FINGER_CTRL_MAX
 
     task = env.task
     model = copy.deepcopy(task.mj_model)
@@ -239,7 +239,7 @@ def run_fetch(engine: str, num_envs: int, seconds: float, seed: int = 0) -> dict
     from benchmarks.peers_raw import scan_rate, uniform_actions
     from mjx_gr00t import gym as mgym
     from mjx_gr00t.envs import registry
-    from mjx_gr00t.envs.fetch_pick_place import FetchPickPlaceConfig
+    from mjx_gr00t.envs.fetch.pick_place import FetchPickPlaceConfig
 
     env = registry.make("fetch_pick_place", FetchPickPlaceConfig(num_envs=num_envs, engine=engine))
     threads = getattr(env.task.engine, "nthread", None) or os.cpu_count() or 1

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import tyro
 
 from benchmarks.peers_fetch import PEER_ID, REPO, child_env
+from mjx_gr00t.errors import UsageError
 from mjx_gr00t.time_to_target import DEFINITION, held_time, ratio, time_to_target
 
 SCENE: str = "fetch_pick_place"
@@ -119,17 +120,10 @@ class FetchSacSettings:
 QUICK = FetchSacSettings(
     quick=True, minutes=5.0, eval_episodes=2, ours_max_steps=64, ours_eval_every=2,
     ours_flags=("--num-envs 4 --steps-per-iteration 2 --utd-ratio 0.25 --batch-size 8 --buffer-capacity 256 "
-                "--warmup-steps 8 --hidden 16 16 --checkpoint-every 1000"),
+                "--warmup-steps 8 --actor-hidden 16 16 --critic-hidden 16 16 --checkpoint-every 1000"),
     sb3_max_steps=300, sb3_eval_every_s=1.0, sb3_torch_threads=1, sb3_batch_size=32, sb3_buffer_size=10_000,
     sb3_net_arch=(32, 32),
 )
-
-
-def usage_error(message: str) -> Exception:
-    """train.run_dir.UsageError(message), imported here: the SB3 child process loads none of our JAX stack."""
-    from train.run_dir import UsageError
-
-    return UsageError(message)
 
 
 def validate(s: FetchSacSettings) -> None:
@@ -147,11 +141,11 @@ def validate(s: FetchSacSettings) -> None:
         checks.append((getattr(s, name) >= 1, f"--{name.replace('_', '-')} must be >= 1, got {getattr(s, name)}"))
     for ok, message in checks:
         if not ok:
-            raise usage_error(message)
+            raise UsageError(message)
     for module in ("gymnasium_robotics", "stable_baselines3"):
         if importlib.util.find_spec(module) is None:
-            raise usage_error(f"part 'fetch_sac' needs {module}, which is not installed: install the peers extra "
-                              "(pip install -e '.[peers]')")
+            raise UsageError(f"part 'fetch_sac' needs {module}, which is not installed: install the peers extra "
+                             "(pip install -e '.[peers]')")
 
 
 # ----- child processes -----
@@ -181,7 +175,7 @@ def _failure(what: str, cmd: list[str], rc: int, tail: list[bytes]) -> Exception
     text = b"".join(tail).decode(errors="replace")
     errors = [line for line in text.splitlines() if line.startswith("error: ")]
     if errors:
-        return usage_error(f"{what}: {errors[-1][len('error: '):]}")
+        return UsageError(f"{what}: {errors[-1][len('error: '):]}")
     return RuntimeError(f"{what} failed (exit {rc}): {shlex.join(cmd)}\n{text[-3000:]}")
 
 
@@ -208,16 +202,24 @@ def ours_argv(s: FetchSacSettings, out: str) -> list[str]:
 
 def train_ours(s: FetchSacSettings) -> tuple[str, str, list[str]]:
     """Runs train.residual_sac in a child process, stopping it (SIGINT: it checkpoints and exits) at
-    the time budget or once the target held; (run dir, stopped_by, command)."""
-    from train import residual_sac, run_dir
-    from train.metrics_log import METRICS_FILE, read_metrics
+    the time budget or once the target held; (run dir, stopped_by, command). Runner modules are
+    imported here: the SB3 child process, which imports this module, loads none of our JAX stack."""
+    from mjx_gr00t.rl import algos
+    from mjx_gr00t.runner import cli, run, run_dir
+    from mjx_gr00t.runner.metrics_log import METRICS_FILE, read_metrics
+    from mjx_gr00t.runner.recipes import resolve
 
     out = s.ours_out or run_dir.default_out("sac", SCENE, "zero")
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise usage_error(f"--ours-out {out!r} already exists; choose a new directory (or pass a finished run "
-                          "as --ours)")
+        raise UsageError(f"--ours-out {out!r} already exists; choose a new directory (or pass a finished run "
+                         "as --ours)")
     argv = ours_argv(s, out)
-    residual_sac.validate(residual_sac.parse(argv))   # bad --ours-flags: one line, before any training
+    try:  # bad --ours-flags: one line, before any training
+        run.validate(resolve(cli.parse("sac", argv), "sac"), algos.get("sac"))
+    except UsageError as e:
+        raise UsageError(f"--ours-flags {s.ours_flags!r}: {e.message}") from e
+    except SystemExit as e:  # tyro printed what is wrong
+        raise UsageError(f"--ours-flags {s.ours_flags!r}: not valid train.residual_sac flags (see above)") from e
     cmd = [sys.executable, "-m", "train.residual_sac", *argv]
     print(f"fetch_sac part: ours, {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
     proc, tail, pump = _start(cmd, keep_stdout=False)
@@ -249,33 +251,33 @@ def eval_curve(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
 def read_ours(path: str) -> dict[str, Any]:
     """Our side's record from a train.residual_sac run directory; UsageError (one line) for a run that
     is not SAC on fetch_pick_place, was resumed, has no metrics or no held-out evaluations."""
-    from train import run_dir
-    from train.metrics_log import METRICS_FILE, read_metrics
+    from benchmarks.runs import flat_settings, read_config
+    from mjx_gr00t.runner.metrics_log import METRICS_FILE, read_metrics
 
-    record = run_dir.read_run(path)
-    saved = record["args"]
-    if record["algo"] != "sac" or saved.get("scene") != SCENE:
-        raise usage_error(f"--ours {path!r} is a {record['algo']} run on {saved.get('scene')!r}; pass a "
-                          f"train.residual_sac run on {SCENE}")
+    record, config = read_config(path)
+    saved = flat_settings(config)
+    if record["algo"] != "sac" or saved["scene"] != SCENE:
+        raise UsageError(f"--ours {path!r} is a {record['algo']} run on {saved['scene']!r}; pass a "
+                         f"train.residual_sac run on {SCENE}")
     resumed = "run with --resume: its clock is not one training run's; pass a run trained in one go"
     if record.get("resumes") or record.get("changed_on_resume"):
-        raise usage_error(f"--ours {path!r} was {resumed}")
+        raise UsageError(f"--ours {path!r} was {resumed}")
     metrics = os.path.join(path, METRICS_FILE)
     records = read_metrics(metrics) if os.path.isfile(metrics) else []
     if not records:
-        raise usage_error(f"--ours {path!r} has no training metrics ({METRICS_FILE}); pass a run that trained")
+        raise UsageError(f"--ours {path!r} has no training metrics ({METRICS_FILE}); pass a run that trained")
     for a, b in zip(records, records[1:]):
         if b["env_steps"] <= a["env_steps"] or b["time/wall_s"] < a["time/wall_s"]:
-            raise usage_error(f"--ours {path!r} was {resumed}")
+            raise UsageError(f"--ours {path!r} was {resumed}")
     curve = eval_curve(records)
     if not curve:
-        raise usage_error(f"--ours {path!r} has no held-out evaluations during training (eval/success_rate); "
-                          "train it with --eval-every N")
+        raise UsageError(f"--ours {path!r} has no held-out evaluations during training (eval/success_rate); "
+                         "train it with --eval-every N")
     last = records[-1]
     wall, steps = float(last["time/wall_s"]), int(last["env_steps"])
     return {
         "scene": SCENE, "algo": "train.residual_sac, SAC + HER, base zero", "run_dir": path, "args": saved,
-        "dr": saved.get("dr"), "curve": [list(p) for p in curve], "env_steps": steps, "wall_s": wall,
+        "dr": saved["dr"], "curve": [list(p) for p in curve], "env_steps": steps, "wall_s": wall,
         "eval_wall_s": sum(float(r.get("eval/wall_s") or 0.0) for r in records),
         "env_steps_per_s": steps / max(wall, 1e-9),
     }

@@ -37,12 +37,13 @@ from typing import Any, Literal
 import tyro
 
 from benchmarks import throughput_figures as figs
-from benchmarks.common import machine, machine_line, machine_tag, mj_step_per_s
+from benchmarks.common import machine_tag, mj_step_per_s
 from benchmarks.common import raw_rollout_physics_steps_per_s, time_steady
 from benchmarks.plot import plot_throughput
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.machine import machine, machine_line
 
 BENCH_ENGINES: tuple[str, ...] = ("mjx", "c", "warp")
 FETCH_SCENES = "fetch_pick_place,fetch_push,fetch_reach"
@@ -82,7 +83,7 @@ class Args:
     """Comma-separated figures: env, env_policy, train_ppo, train_sac (Fetch-like scenes only)."""
     steps: int = 16
     """Policy steps per timed call of the env and env_policy figures (a PPO iteration is
-    train.residual_ppo's unroll length, 16)."""
+    the default PPO recipe's unroll length, 16)."""
     min_time: float = 1.0
     """Seconds each figure is timed for at least (after the warm-up call)."""
     min_calls: int = 1

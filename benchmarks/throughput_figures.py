@@ -7,11 +7,12 @@ many env (policy) steps one call takes. The figures:
 - `env_policy`: what a PPO training rollout does per step without the update: the residual env
   (its base, `ik` on paper_square and `script` on the Fetch-like scenes, evaluated every step)
   plus the PPO policy's forward pass (normalise, MLP, Gaussian sample, residual scale);
-- `train_ppo`: one `ppo.make_train_step` iteration (rollout + GAE + minibatch epochs), with
-  `train.residual_ppo`'s default hyperparameters at this num_envs;
-- `train_sac`: one `sac.make_train_step` iteration (rollout into the replay buffer + gradient
-  updates, HER on), with `train.residual_sac`'s defaults at this num_envs, past warm-up so the
-  updates run. Goal-conditioned (Fetch-like) scenes only.
+- `train_ppo`: one PPO train step (rollout + GAE + minibatch epochs), built as the runner builds
+  it (`mjx_gr00t.rl.algos`, `mjx_gr00t.runner.build.build_env`), with the default PPO recipe's
+  hyperparameters (`python -m train.residual_ppo`'s defaults) at this num_envs;
+- `train_sac`: one SAC train step (rollout into the replay buffer + gradient updates, HER on), with
+  the default SAC recipe's hyperparameters (`python -m train.residual_sac`'s defaults) at this
+  num_envs, past warm-up so the updates run. Goal-conditioned (Fetch-like) scenes only.
 """
 
 import dataclasses
@@ -21,15 +22,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from benchmarks.runs import runner_config
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
-from mjx_gr00t.envs.fetch import FetchConfig, FetchTask
-from mjx_gr00t.envs.paper_square import PaperSquareTask
 from mjx_gr00t.residual import scale_residual
-from mjx_gr00t.rl import ppo, sac
+from mjx_gr00t.rl import algos, ppo
 from mjx_gr00t.rl.networks import gaussian_sample, normalize_obs
-from train import residual_ppo, residual_sac
-from train.residual_env import scene_config
+from mjx_gr00t.rl.ppo_config import PPOConfig, make_networks
+from mjx_gr00t.runner.build import build_env, scene_config
+from mjx_gr00t.runner.config import RunConfig, SceneSettings
+from mjx_gr00t.runner.run import schedules, validate
 
 FIGURES: tuple[str, ...] = ("env", "env_policy", "train_ppo", "train_sac")
 
@@ -60,26 +62,24 @@ class Workload:
 
 def plain_env(spec: Spec) -> EpisodeEnv:
     """The scene's env without a base (raises RuntimeError for an engine that cannot start)."""
-    return registry.make(spec.scene, scene_config(spec.scene, spec.num_envs, spec.engine, spec.dr))
+    scene = SceneSettings(scene=spec.scene, engine=spec.engine, dr=spec.dr)  # type: ignore[arg-type]
+    return registry.make(spec.scene, scene_config(scene, spec.num_envs))
 
 
 def physics_substeps(task: Any) -> int:
-    """Physics steps per policy step of a scene task."""
-    if isinstance(task, PaperSquareTask):
-        return task.substeps
-    return task.config.substeps
+    """Physics steps per policy step of a scene task: its policy period over the model's timestep."""
+    return round(task.spec.policy_dt / task.mj_model.opt.timestep)
 
 
-def residual_base(task: Any) -> str:
-    """The scripted base residual training uses on this task: `ik` (paper), `script` (Fetch)."""
-    if isinstance(task, PaperSquareTask):
-        return "ik"
-    return "script" if isinstance(task, FetchTask) else "zero"
+def residual_base(scene: str) -> str:
+    """The scripted base residual training uses on a scene: the first base it registers (`ik` on the
+    paper task, `script` on the Fetch-like scenes)."""
+    return registry.bases(scene)[0]
 
 
 def figures_for(scene: str) -> tuple[str, ...]:
-    """The figures that apply to a scene (SAC + HER needs goals: the Fetch-like scenes)."""
-    return FIGURES if isinstance(registry.default_config(scene), FetchConfig) else FIGURES[:3]
+    """The figures that apply to a scene (SAC + HER needs goals: the goal-conditioned scenes)."""
+    return FIGURES if registry.make(scene).spec.goal is not None else FIGURES[:3]
 
 
 def build(figure: str, spec: Spec, env: EpisodeEnv) -> Workload:
@@ -87,7 +87,7 @@ def build(figure: str, spec: Spec, env: EpisodeEnv) -> Workload:
     steps one env), whose task also picks the residual base."""
     builders = {"env": _env, "env_policy": _env_policy, "train_ppo": _train_ppo,
                 "train_sac": _train_sac}
-    return builders[figure](spec, env, residual_base(env.task))
+    return builders[figure](spec, env, residual_base(spec.scene))
 
 
 def _reset_batch(env: EpisodeEnv, num_envs: int, key: jax.Array) -> State:
@@ -117,17 +117,19 @@ def _env(spec: Spec, env: EpisodeEnv, base: str) -> Workload:
     return Workload(run, carry, n * spec.steps, {"actions": "0.3 * normal"})
 
 
-def _ppo_args(spec: Spec, base: str) -> residual_ppo.Args:
-    return residual_ppo.Args(scene=spec.scene, base=base, engine=spec.engine,
-                             num_envs=spec.num_envs, dr=spec.dr)
+def run_config(algo: str, spec: Spec, base: str, **settings: Any) -> RunConfig:
+    """The runner's default config of `algo` (`python -m train.residual_<algo>`'s) on this scene,
+    base, engine, num_envs and DR, with flat `settings` over it."""
+    return runner_config(algo, scene=spec.scene, base=base, engine=spec.engine, num_envs=spec.num_envs,
+                         dr=spec.dr, **settings)
 
 
 def _env_policy(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
-    args = _ppo_args(spec, base)
-    env, config = residual_ppo.build(args)
-    alpha_fn = args.alpha_fn()
-    policy, _ = ppo.make_networks(config, env.action_size)
-    ts = ppo.init(config, env, jax.random.PRNGKey(0))
+    cfg = run_config("ppo", spec, base)
+    env, config = build_env(cfg), cfg.algo
+    alpha_fn = schedules(cfg).alpha
+    policy, _ = make_networks(config, env.action_size)
+    ts = algos.get("ppo").init(config, env, jax.random.PRNGKey(0))
 
     @jax.jit
     def run(carry: tuple[State, jax.Array, Any, Any]) -> tuple[State, jax.Array, Any, Any]:
@@ -148,11 +150,19 @@ def _env_policy(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
                     {"base": base, "policy": f"PPO MLP {config.policy_hidden}"})
 
 
+def ppo_parts(config: RunConfig, seed: int = 0) -> tuple[EpisodeEnv, PPOConfig, ppo.TrainStep, Any]:
+    """(env, PPO config, jitted train_step, initial TrainState) of `config`, built as the runner
+    builds them; UsageError for a config the runner refuses. The same config gives the same compiled
+    train_step (build_env and ppo.make_train_step are cached)."""
+    algo = algos.get("ppo")
+    validate(config, algo)
+    env = build_env(config)
+    train_step = algo.make_train_step(config.algo, env, schedules(config))
+    return env, config.algo, train_step, algo.init(config.algo, env, jax.random.PRNGKey(seed))
+
+
 def _train_ppo(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
-    args = _ppo_args(spec, base)
-    env, config = residual_ppo.build(args)
-    train_step = ppo.make_train_step(config, env, alpha_fn=args.alpha_fn())
-    state = ppo.init(config, env, jax.random.PRNGKey(0))
+    env, config, train_step, state = ppo_parts(run_config("ppo", spec, base))
     details = {"base": base, "algo": "ppo", "unroll_length": config.unroll_length,
                "updates_per_call": config.updates_per_iteration,
                "minibatch_size": config.batch_size // config.num_minibatches}
@@ -160,16 +170,14 @@ def _train_ppo(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
 
 
 def _train_sac(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
-    args = residual_sac.Args(scene=spec.scene, base=base, engine=spec.engine,
-                             num_envs=spec.num_envs, dr=spec.dr)
     n = spec.num_envs
-    capacity = max(n, args.buffer_capacity // n * n)  # one ring per env: a multiple of num_envs
-    env, config = residual_sac.build(dataclasses.replace(args, buffer_capacity=capacity))
+    default = runner_config("sac").algo.buffer_capacity  # at the recipe's num_envs: this n may not divide it
+    capacity = max(n, default // n * n)  # one ring per env: a multiple of num_envs
     # Past warm-up from the first call, so every timed call runs its gradient updates.
-    config = dataclasses.replace(config, warmup_steps=0)
-    train_step = sac.make_train_step(config, env, alpha_fn=args.alpha_fn(),
-                                     apply_prob_fn=args.apply_prob_fn(), donate=False)
-    state = sac.init(config, env, jax.random.PRNGKey(0))
+    cfg = run_config("sac", spec, base, buffer_capacity=capacity, warmup_steps=0)
+    env, config, algo = build_env(cfg), cfg.algo, algos.get("sac")
+    train_step = algo.make_train_step(config, env, schedules(cfg))
+    state = algo.init(config, env, jax.random.PRNGKey(0))
     details = {"base": base, "algo": "sac", "her": config.her, "utd_ratio": config.utd_ratio,
                "updates_per_call": config.updates_per_iteration, "batch_size": config.batch_size,
                "buffer_capacity": capacity}

@@ -1,6 +1,6 @@
 """Batched camera images of many envs, from their joint positions, whichever engine stepped them.
 
-    renderer = BatchRenderer(env_model(env), cameras=("front", "wrist"))
+    renderer = BatchRenderer(env.mj_model, cameras=("front", "wrist"))
     images = renderer.render(qpos)        # qpos (B, nq) -> {"front": uint8 (B, 224, 224, 3), ...}
     renderer.close()
 
@@ -42,7 +42,7 @@ import atexit  # noqa: E402
 import copy  # noqa: E402
 import importlib.util  # noqa: E402
 import weakref  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Protocol  # noqa: E402
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
@@ -60,14 +60,13 @@ def camera_names(model: mujoco.MjModel) -> tuple[str, ...]:
     return tuple(model.camera(i).name for i in range(model.ncam))
 
 
-def env_model(env: Any) -> mujoco.MjModel:
-    """The MjModel behind an env: follows `.task` (EpisodeEnv -> ResidualTask -> scene task) to `.mj_model`."""
-    node = env
-    for _ in range(8):
-        if hasattr(node, "mj_model"):
-            return node.mj_model
-        node = getattr(node, "task", None)
-    raise ValueError(f"{type(env).__name__} has no scene model (no .mj_model under its .task chain)")
+class SceneEnv(Protocol):
+    """Any env layer with a scene model: `EpisodeEnv`, `ResidualTask`, a scene task."""
+
+    @property
+    def mj_model(self) -> mujoco.MjModel:
+        """The scene's compiled model."""
+        ...
 
 
 class BatchRenderer:
@@ -131,10 +130,10 @@ class BatchRenderer:
             pass
 
 
-def renderer_for_env(env: Any, cameras: Sequence[str] | None = None, height: int = 224, width: int = 224,
+def renderer_for_env(env: SceneEnv, cameras: Sequence[str] | None = None, height: int = 224, width: int = 224,
                      backend: str = "auto") -> BatchRenderer:
     """A BatchRenderer of `env`'s scene. cameras None: those of ("front", "wrist") that the scene has."""
-    model = env_model(env)
+    model = env.mj_model
     if cameras is None:
         cameras = tuple(c for c in ("front", "wrist") if c in camera_names(model)) or camera_names(model)[:1]
     return BatchRenderer(model, cameras, height, width, backend)

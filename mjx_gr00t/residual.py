@@ -15,9 +15,12 @@ steps a `ResidualTask` with it; the task adds the base action it observed and th
   final observation of a truncated episode, which trainers bootstrap from.
 - Penalty: `penalty_weight * ||u||^2` on the *applied* residual is subtracted from the reward and
   logged as `residual/penalty` (its positive size); `residual/magnitude` logs `||u||`.
-- A goal-conditioned base (`bases.fetch_script`) also splits into `goal_context(state)` and
-  `for_goal(context, goal)`, so hindsight relabelling can recompute the observed base action for a
-  new goal; `EpisodeEnv` keeps an ended episode's final context beside its final observation.
+- A goal-conditioned base (`GoalBase`, e.g. `bases.fetch_script`) also splits into
+  `goal_context(state)` and `for_goal(context, goal)`, so hindsight relabelling can recompute the
+  observed base action for a new goal (`spec.goal.rebase`); `EpisodeEnv` keeps an ended episode's
+  final context beside its final observation.
+- `ResidualTask.spec` is the inner task's with ("base_action", A) appended to the layout; its goal
+  (if any) gains the rebase when the base reads the goal.
 - A base is either a pure function `State -> (A,)` of one env's task state (`bases.ik`,
   `bases.zero`), or a `CarryBase` that keeps a per-env carry in the env state (`bases.chunked`:
   GR00T's action chunks). A carry base plans after the episode wrapper's auto-reset, so a
@@ -31,9 +34,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
+import mujoco
 from flax import struct
 
-from mjx_gr00t.envs.base import EpisodeEnv, State, Task
+from mjx_gr00t.envs.base import EpisodeEnv, State, Task, TaskInfo
+from mjx_gr00t.envs.spec import BaseRebase, EnvSpec
 
 Base = Callable[[State], jax.Array]
 BASE_KEY_SALT: int = 0x6A5E
@@ -64,15 +69,35 @@ class CarryBase(Protocol):
         ...
 
 
+@runtime_checkable
+class GoalBase(Protocol):
+    """A plain base that reads the goal, split so that it can be recomputed for another goal."""
+
+    goal_context_size: int
+    """C, the length of `goal_context`."""
+
+    def goal_context(self, state: State) -> jax.Array:
+        """(C,) what the base reads of one env's `state` besides the goal."""
+        ...
+
+    def for_goal(self, context: jax.Array, goal: jax.Array) -> jax.Array:
+        """(C,) context, (G,) goal -> the base action (A,) at that state for that goal."""
+        ...
+
+    def __call__(self, state: State) -> jax.Array:
+        """One env's state -> base action (A,)."""
+        ...
+
+
 @struct.dataclass
 class CarryInfo:
     """`State.info` of a `ResidualTask` with a carry base: the inner task's info and the base's carry."""
 
-    task: Any
+    task: TaskInfo
     base: Any
 
     @property
-    def dr_ranges(self) -> Any:
+    def dr_ranges(self) -> object:
         """The inner task's DR ranges (`EpisodeEnv` draws auto-resets from them)."""
         return self.task.dr_ranges
 
@@ -144,18 +169,27 @@ class ResidualTask:
         self.penalty_weight = penalty_weight
         self.action_size = task.action_size
         self.observation_size = task.observation_size + task.action_size
-        layout = getattr(task, "observation_layout", (("task_obs", task.observation_size),))
-        self.observation_layout = (*layout, ("base_action", task.action_size))
-        # C > 0: the base can be recomputed for another goal (`goal_context`, `base_for_goal`).
-        self.goal_context_size = 0 if self.has_carry else int(getattr(base, "goal_context_size", 0))
+        self.goal_base: GoalBase | None = (
+            base if not self.has_carry and isinstance(base, GoalBase) and task.spec.goal is not None else None)
+        self.spec = _residual_spec(self, task.spec)
+
+    @property
+    def mj_model(self) -> mujoco.MjModel:
+        """The scene's compiled model (the inner task's)."""
+        return self.task.mj_model
+
+    @property
+    def engine_name(self) -> str:
+        """The physics engine of the inner task."""
+        return self.task.engine_name
 
     def goal_context(self, state: State) -> jax.Array:
-        """(C,) what the base reads of `state` besides the goal (bases with `goal_context` only)."""
-        return self.base.goal_context(self._inner(state))
+        """(C,) what a `GoalBase` reads of `state` besides the goal."""
+        return _need_goal_base(self).goal_context(self._inner(state))
 
     def base_for_goal(self, context: jax.Array, goal: jax.Array) -> jax.Array:
         """(C,) context, (G,) goal -> the base action (A,) the observation would hold for that goal."""
-        return jnp.clip(self.base.for_goal(context, goal), -1.0, 1.0).astype(jnp.float32)
+        return jnp.clip(_need_goal_base(self).for_goal(context, goal), -1.0, 1.0).astype(jnp.float32)
 
     def base_action(self, state: State) -> jax.Array:
         """The base action (A,) this wrapper observed at `state` (the last A entries of obs)."""
@@ -233,6 +267,26 @@ class ResidualEpisodeEnv(EpisodeEnv):
     def step(self, state: State, action: jax.Array) -> State:
         """`EpisodeEnv.step` (auto-reset included), then the base plans where due."""
         return self.task.plan(super().step(state, action))
+
+
+def _residual_spec(task: ResidualTask, inner: EnvSpec) -> EnvSpec:
+    """The inner spec with the base action appended to the layout; a goal gains the rebase of a
+    `GoalBase` (the goal of a base that ignores it stays as it is)."""
+    goal = inner.goal
+    if goal is not None and task.goal_base is not None:
+        rebase = BaseRebase(goal_context=task.goal_context, base_for_goal=task.base_for_goal,
+                            context_size=int(task.goal_base.goal_context_size), action_size=task.action_size)
+        goal = dataclasses.replace(goal, rebase=rebase)
+    elif goal is not None:
+        goal = dataclasses.replace(goal, rebase=None)
+    return dataclasses.replace(inner, obs_layout=(*inner.obs_layout, ("base_action", task.action_size)), goal=goal)
+
+
+def _need_goal_base(task: ResidualTask) -> GoalBase:
+    if task.goal_base is None:
+        raise ValueError(f"this residual task's base ({type(task.base).__name__}) does not read the goal "
+                         "(no goal_context / for_goal), or its scene has no goal")
+    return task.goal_base
 
 
 def _residual_metrics(scaled_residual: jax.Array, penalty: jax.Array | float) -> dict[str, jax.Array]:

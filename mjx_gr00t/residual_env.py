@@ -6,8 +6,8 @@ Gymnasium adapter (`mjx_gr00t.gym`) both build through here, so they step the sa
     env = build_residual_env("paper_square", config, base="ik", penalty=0.001)   # one env; vmap it
 
 The GR00T base needs torch, which this package never imports: it comes in as `groot_planner`, a
-hook `task -> planner` (`train.groot_base.planner_factory`), or build the base yourself and pass it
-to `residual_episode_env`.
+hook `task -> planner` (`bridge.groot.planner.planner_factory(settings)`), or build the base yourself
+and pass it to `residual_episode_env`.
 """
 
 import dataclasses
@@ -72,4 +72,4 @@ def build_residual_env(scene: str, config: Any, base: str, penalty: float = 0.00
     groot_planner: `task -> planner`, needed by base 'groot' only. ValueError for a base the scene
     has not, 'groot' without a planner, or a negative penalty."""
     inner = registry.make(scene, config)
-    return residual_episode_env(inner, make_base(base, inner.task, groot_planner=groot_planner), penalty)
+    return residual_episode_env(inner, make_base(base, scene, inner.task, groot_planner=groot_planner), penalty)

@@ -12,6 +12,7 @@ from brax.envs.base import Env as BraxEnv
 from brax.training.agents.ppo import networks as brax_ppo_networks
 from brax.training.agents.ppo import train as brax_ppo
 
+from mjx_gr00t import residual_env
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.brax_adapter import BraxAdapter, to_brax
 from mjx_gr00t.envs.paper_square import PaperSquareConfig
@@ -36,6 +37,12 @@ def test_adapter_is_a_brax_env(adapter: BraxAdapter) -> None:
     assert float(state.done) == 0.0
     assert set(state.metrics) >= {"reward/distance", "reward/success", "reward/step"}
     np.testing.assert_array_equal(state.obs, state.pipeline_state.obs)
+
+
+def test_a_residual_env_reports_its_scene_engine() -> None:
+    config = residual_env.scene_config("fetch_reach", 1, "c")
+    env = residual_env.build_residual_env("fetch_reach", config, "zero")
+    assert env.task.engine_name == "c" and to_brax(env).backend == "c"
 
 
 def test_adapter_step_nan_guard(adapter: BraxAdapter) -> None:

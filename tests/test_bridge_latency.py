@@ -11,7 +11,8 @@ import pytest
 import tyro
 
 from benchmarks import bridge_latency as bl
-from train.run_dir import UsageError
+from benchmarks.bridge_latency_report import OVERHEAD_PARTS, PARTS
+from mjx_gr00t.errors import UsageError
 
 PLAN_TOL_S = 0.005
 """The plan's own parts against a timer around the whole call: a few calls of perf_counter and the
@@ -32,18 +33,18 @@ def test_tiny_run_times_every_part_and_the_parts_add_up(tmp_path) -> None:
     data = _run(tmp_path)
     assert json.loads((tmp_path / "bl.json").read_text()) == json.loads(json.dumps(data))
     assert data["machine_tag"] and data["machine"]["cpu"] and data["skipped"] == []
-    assert set(data["notes"]) >= {*bl.PARTS, "overhead"}
+    assert set(data["notes"]) >= {*PARTS, "overhead"}
     recs = {r["num_envs"]: r for r in data["records"]}
     assert sorted(recs) == [2, 4]
     for n, rec in recs.items():
-        assert set(rec["parts"]) == set(bl.PARTS)
+        assert set(rec["parts"]) == set(PARTS)
         for part, spread in rec["parts"].items():
             assert len(spread["samples_s"]) == 2, part
             assert all(s > 0 for s in spread["samples_s"]), f"{part} took no time at {n} envs"
             assert spread["min_s"] <= spread["median_s"] <= spread["max_s"]
         for i, total in enumerate(rec["total"]["samples_s"]):  # each query's parts sum to its total
-            assert total == pytest.approx(sum(rec["parts"][p]["samples_s"][i] for p in bl.PARTS), rel=1e-12)
-            overhead = sum(rec["parts"][p]["samples_s"][i] for p in bl.OVERHEAD_PARTS)
+            assert total == pytest.approx(sum(rec["parts"][p]["samples_s"][i] for p in PARTS), rel=1e-12)
+            overhead = sum(rec["parts"][p]["samples_s"][i] for p in OVERHEAD_PARTS)
             assert rec["overhead"]["samples_s"][i] == pytest.approx(overhead, rel=1e-12)
         lo, hi = rec["overhead_pct_range"]
         assert 0 < lo <= rec["overhead_pct"] <= hi < 100

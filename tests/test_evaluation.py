@@ -17,6 +17,7 @@ from mjx_gr00t.bases.ik import IKPushBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
 from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig
+from mjx_gr00t.envs.spec import EnvSpec
 from mjx_gr00t.evaluation import (
     DISTANCE_METRIC, EpisodeResults, format_table, mean_ci, run_episodes, summarise, wilson,
 )
@@ -94,6 +95,8 @@ class ToyTask:
     action_size = 2
     speed = 0.1
     tolerance = 0.1
+    spec = EnvSpec(obs_layout=(("position", 2),), action_names=("dx", "dy"), action_ranges=((-1.0, 1.0),) * 2,
+                   action_scale=speed, policy_dt=1.0)
 
     def _state(self, pos: jax.Array, reward: jax.Array, success: jax.Array) -> State:
         dist = jnp.linalg.norm(pos)

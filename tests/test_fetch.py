@@ -15,10 +15,11 @@ import pytest
 from mjx_gr00t import randomize
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.envs.fetch import FetchDRConfig, FetchDRRanges, FetchTask
-from mjx_gr00t.envs.fetch_pick_place import FetchPickPlaceConfig
-from mjx_gr00t.envs.fetch_push import FetchPushConfig
-from mjx_gr00t.envs.fetch_reach import FetchReachConfig
+from mjx_gr00t.envs.fetch.config import FetchDRConfig, FetchDRRanges
+from mjx_gr00t.envs.fetch.pick_place import FetchPickPlaceConfig
+from mjx_gr00t.envs.fetch.push import FetchPushConfig
+from mjx_gr00t.envs.fetch.reach import FetchReachConfig
+from mjx_gr00t.envs.fetch.task import FetchTask
 from mjx_gr00t.physics.mjx_engine import MjxEngine
 
 B = 8
@@ -75,19 +76,19 @@ def test_obs_layout_and_split(envs, name, n_obs):
     task: FetchTask = env.task
     assert isinstance(env, EpisodeEnv) and not env.terminate_on_success
     assert env.observation_size == task.observation_size == n_obs + 6 and env.action_size == 4
-    assert sum(size for _, size in task.observation_layout) == n_obs + 6
-    assert task.observation_layout[-2:] == (("achieved_goal", 3), ("desired_goal", 3))
-    assert task.goal_spec == ((n_obs, n_obs + 3), (n_obs + 3, n_obs + 6))
-    assert task.action_names == ("dx", "dy", "dz", "gripper") and task.action_ranges == ((-1.0, 1.0),) * 4
+    spec = task.spec
+    assert env.spec is spec and spec.observation_size == n_obs + 6 and spec.action_size == 4
+    assert spec.obs_layout[-2:] == (("achieved_goal", 3), ("desired_goal", 3))
+    assert spec.goal is not None and spec.goal.rebase is None
+    assert (spec.goal.achieved, spec.goal.desired) == ((n_obs, n_obs + 3), (n_obs + 3, n_obs + 6))
+    assert spec.goal.compute_reward == task.compute_reward
+    assert spec.action_names == ("dx", "dy", "dz", "gripper") and spec.action_ranges == ((-1.0, 1.0),) * 4
+    assert spec.action_scale == task.config.action_scale == 0.05 and spec.policy_dt == pytest.approx(0.04)
     state = reset(_keys(0), None)
     obs = np.asarray(state.obs)
     assert obs.shape == (B, n_obs + 6) and obs.dtype == np.float32
     qpos = np.asarray(state.physics.qpos)
-    views = {}
-    start = 0
-    for field, size in task.observation_layout:
-        views[field] = obs[:, start:start + size]
-        start += size
+    views = {field: obs[:, spec.obs_slice(field)] for field, _ in spec.obs_layout}
     np.testing.assert_allclose(views["grip_pos"], qpos[:, :3], atol=1e-7)
     np.testing.assert_array_equal(views["gripper_state"], 0.0)  # fingers start closed
     np.testing.assert_allclose(views["desired_goal"], state.info.goal)

@@ -12,7 +12,7 @@ import pytest
 
 from mjx_gr00t.bases.fetch_script import FetchScriptBase, FetchScriptConfig
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.fetch import FetchDRConfig
+from mjx_gr00t.envs.fetch.config import FetchDRConfig
 from mjx_gr00t.envs.paper_square import PaperSquareConfig, PaperSquareTask
 
 B = 8

@@ -15,7 +15,7 @@ import jax
 import pytest
 
 from benchmarks import gpu
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "benchmarks", "gpu_check.sh")

@@ -1,5 +1,6 @@
 """benchmarks.heldout: a peer's numpy policy is scored on exactly the episodes, and by exactly the
-rules, that `train.residual_ppo --eval-every` uses for our own policy."""
+rules, that the runner's --eval-every (`mjx_gr00t.runner.finish.periodic_evaluator`) uses for our
+own policy."""
 
 import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 
@@ -7,10 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks.heldout import HeldOutEvaluator
-from mjx_gr00t.rl import ppo
-from train import residual_ppo
-from train.finish import periodic_evaluator
+from benchmarks.heldout import HeldOutEvaluator, task_of
+from mjx_gr00t.rl import algos
+from mjx_gr00t.runner.build import build_env
+from mjx_gr00t.runner.cli import parse
+from mjx_gr00t.runner.finish import periodic_evaluator
+from mjx_gr00t.runner.recipes import resolve
 
 TASK = {"scene": "paper_square", "base": "ik", "engine": "c", "num_envs": 4, "dr": True,
         "residual_penalty": 0.001, "alpha": 1.0}
@@ -19,10 +22,10 @@ TASK = {"scene": "paper_square", "base": "ik", "engine": "c", "num_envs": 4, "dr
 @pytest.fixture(scope="module")
 def trained_like():
     """A PPO policy with random (not zero) weights, so the residual moves the arm."""
-    args = residual_ppo.parse(["--num-envs", "4", "--unroll-length", "4", "--hidden", "16", "16",
-                               "--total-steps", "16", "--engine", "c"])
-    env, config = residual_ppo.build(args)
-    state = ppo.init(config, env, jax.random.PRNGKey(0))
+    config = resolve(parse("ppo", ["--num-envs", "4", "--unroll-length", "4", "--policy-hidden", "16", "16",
+                                   "--value-hidden", "16", "16", "--total-steps", "16", "--engine", "c"]), "ppo")
+    env = build_env(config)
+    state = algos.get("ppo").init(config.algo, env, jax.random.PRNGKey(0))
     leaves, tree = jax.tree.flatten(state.policy_params)
     keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
     noisy = [x + 0.3 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
@@ -32,12 +35,14 @@ def trained_like():
 
 def test_a_numpy_policy_scores_as_the_runner_scores_ours(trained_like):
     env, config, state = trained_like
-    policy_fn = residual_ppo.residual_policy(config)
-    params = (state.policy_params, state.normalizer)
-    ours = periodic_evaluator(env, policy_fn, lambda s: (s.policy_params, s.normalizer), lambda s: 1.0, 8, 123)(state)
+    algo = algos.get("ppo")
+    policy_fn = algo.policy_fn(config.algo)
+    ours = periodic_evaluator(env, policy_fn, algo.inference_params, lambda s: 1.0, 8, 123)(state)
+    assert task_of(config) == TASK
     evaluator = HeldOutEvaluator(TASK, episodes=8, seed=123)
     assert evaluator.env is env, "the same task gives the very env object the trainer evaluates on"
     jitted = jax.jit(policy_fn)
+    params = algo.inference_params(state)
     peer = evaluator(lambda obs: np.asarray(jitted(params, obs)))
     assert peer["success_rate"] == ours["eval/success_rate"]
     assert peer["mean_return"] == pytest.approx(ours["eval/mean_return"], rel=1e-4, abs=1e-4)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mjx_gr00t.envs.spec import EnvSpec, GoalSpec
 from mjx_gr00t.rl import her, replay
 from mjx_gr00t.rl.replay import Transition
 
@@ -22,20 +23,17 @@ def compute_reward(achieved: jax.Array, desired: jax.Array) -> jax.Array:
     return -(jnp.linalg.norm(achieved - desired, axis=-1) > 0.5).astype(jnp.float32)
 
 
+def _spec(goal: GoalSpec | None) -> EnvSpec:
+    return EnvSpec(obs_layout=(("achieved", 2), ("desired", 2), ("extra", 1)), action_names=("a", "b"),
+                   action_ranges=((-1.0, 1.0),) * 2, action_scale=1.0, policy_dt=0.1, goal=goal)
+
+
 class GoalTask:
-    goal_spec = (ACHIEVED, DESIRED)
-    observation_size = 5
+    """Stands in for any env layer: only its spec matters here."""
 
-    def compute_reward(self, achieved: jax.Array, desired: jax.Array) -> jax.Array:
-        return compute_reward(achieved, desired)
-
-
-class Wrapper:
-    """Stands in for EpisodeEnv / ResidualTask: holds `.task`, no goals of its own."""
-
-    def __init__(self, task: object, observation_size: int = 5) -> None:
-        self.task = task
-        self.observation_size = observation_size
+    def __init__(self, goal: bool = True) -> None:
+        self.spec = _spec(GoalSpec(ACHIEVED, DESIRED, compute_reward) if goal else None)
+        self.observation_size, self.action_size = 5, 2
 
 
 def _obs(achieved: jax.Array, desired: jax.Array, extra: float) -> jax.Array:
@@ -70,7 +68,7 @@ Sampled = tuple[replay.ReplayBuffer, replay.SampleIndex, Transition, her.Relabel
 @pytest.fixture(scope="module")
 def relabelled() -> Sampled:
     buf = _buffer()
-    goals = her.goal_spec(Wrapper(Wrapper(GoalTask())))
+    goals = her.goal_spec(GoalTask())
 
     @jax.jit
     def run(key: jax.Array) -> tuple[replay.SampleIndex, Transition, her.Relabelled]:
@@ -134,16 +132,15 @@ def test_relabel_fraction(relabelled: Sampled) -> None:
     assert her.relabel_probability(4) == 0.8
 
 
+def test_goal_and_rebase_come_from_the_spec() -> None:
+    task = GoalTask()
+    assert her.goal_spec(task) is task.spec.goal and her.goal_spec(task).goal_size == 2
+    assert her.base_rebase(task) is None and her.base_rebase(GoalTask(goal=False)) is None
+
+
 def test_errors() -> None:
-    with pytest.raises(ValueError, match=r"HER needs a goal-conditioned scene \(.*Wrapper -> object"):
-        her.goal_spec(Wrapper(object()))
-    bad = GoalTask()
-    bad.goal_spec = ((0, 2), (2, 5))
-    with pytest.raises(ValueError, match="differ in length"):
-        her.goal_spec(bad)
-    bad.goal_spec = ((0, 2), (4, 6))
-    with pytest.raises(ValueError, match="not inside the observation"):
-        her.goal_spec(bad)
+    with pytest.raises(ValueError, match=r"HER needs a goal-conditioned scene \(.*GoalTask has none"):
+        her.goal_spec(GoalTask(goal=False))
     buf = _buffer()
     index = replay.sample_indices(buf, jax.random.PRNGKey(0), 4)
     with pytest.raises(ValueError, match="strategy"):

@@ -14,9 +14,10 @@ from mjx_gr00t.envs import registry
 from mjx_gr00t.residual import AlphaSchedule, combine
 from mjx_gr00t.residual_env import build_residual_env, scene_config
 from mjx_gr00t.rl import her, replay, sac
+from mjx_gr00t.rl.sac_config import SACConfig
 
 N, T, LENGTH = 4, 24, 10   # envs, steps per iteration, episode length: episodes end inside an iteration
-CONFIG = sac.SACConfig(
+CONFIG = SACConfig(
     num_envs=N, steps_per_iteration=T, utd_ratio=1 / T, batch_size=256, buffer_capacity=N * 3 * T,
     actor_hidden=(16,), critic_hidden=(16,), warmup_steps=N * T, her=True,
 )

@@ -8,13 +8,13 @@ import json
 import pytest
 
 from benchmarks import ik_base
-from train import evaluate
-from train.run_dir import RunFlags, UsageError
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.runner.config import RunSettings
 
 
 def test_default_seed_is_the_trainers_held_out_seed() -> None:
     """The README's IK-base figure and the PPO table's base-alone column must be the same episodes."""
-    assert ik_base.Args().seed == RunFlags.eval_seed == evaluate.Args.seed
+    assert ik_base.Args().seed == RunSettings().eval_seed
 
 
 def test_dr_off_run_writes_its_record(tmp_path) -> None:

@@ -8,7 +8,7 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before jax is imported)
 
 import pytest
 
-from train.loop import ctrl_c_requests
+from mjx_gr00t.runner.loop import ctrl_c_requests
 
 
 def test_first_ctrl_c_sets_the_flag_second_aborts_and_the_handler_is_restored() -> None:

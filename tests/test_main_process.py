@@ -9,7 +9,7 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before jax is imported)
 
 import pytest
 
-from train import metrics_log, run_dir
+from mjx_gr00t.runner import metrics_log, run_dir
 
 
 @pytest.fixture

@@ -49,24 +49,26 @@ def _worker(algo: str) -> dict:
     from mjx_gr00t.envs.base import EpisodeEnv
     from mjx_gr00t.residual import AlphaSchedule, ResidualTask
     from mjx_gr00t.rl import ppo, sac
+    from mjx_gr00t.rl.ppo_config import PPOConfig
+    from mjx_gr00t.rl.sac_config import SACConfig
 
     assert len(jax.devices()) == 2, jax.devices()
     scene, num_envs = ("paper_square" if algo == "ppo" else "fetch_reach"), 8
     scene_config = dataclasses.replace(registry.default_config(scene), num_envs=num_envs, engine="c")
     inner = registry.make(scene, scene_config)
-    env = EpisodeEnv(ResidualTask(inner.task, make_base("zero", inner.task)), inner.episode_length,
+    env = EpisodeEnv(ResidualTask(inner.task, make_base("zero", scene, inner.task)), inner.episode_length,
                      terminate_on_success=inner.terminate_on_success)
     if algo == "ppo":
-        config = ppo.PPOConfig(num_envs=num_envs, unroll_length=8, num_minibatches=2, update_epochs=2,
-                               policy_hidden=(16, 16), value_hidden=(16, 16), init_log_std=-1.0)
+        config = PPOConfig(num_envs=num_envs, unroll_length=8, num_minibatches=2, update_epochs=2,
+                           policy_hidden=(16, 16), value_hidden=(16, 16), init_log_std=-1.0)
         odd = dataclasses.replace(config, num_envs=3)
         trainer, step_kwargs = ppo, {}
         params_of = lambda s: (s.policy_params, s.value_params)  # noqa: E731
         per_env_of = lambda s: [(s.env_state, 0)]  # noqa: E731  (tree, its env axis)
     else:  # learning starts after the first iteration (32 env steps), then 8 updates per iteration
-        config = sac.SACConfig(num_envs=num_envs, steps_per_iteration=4, utd_ratio=0.25, batch_size=16,
-                               buffer_capacity=num_envs * 32, warmup_steps=32, her=True,
-                               actor_hidden=(16, 16), critic_hidden=(16, 16))
+        config = SACConfig(num_envs=num_envs, steps_per_iteration=4, utd_ratio=0.25, batch_size=16,
+                           buffer_capacity=num_envs * 32, warmup_steps=32, her=True,
+                           actor_hidden=(16, 16), critic_hidden=(16, 16))
         odd = dataclasses.replace(config, num_envs=3, buffer_capacity=3 * 32)
         trainer, step_kwargs = sac, {"donate": False}
         params_of = lambda s: (s.learner.actor_params, s.learner.critic_params)  # noqa: E731

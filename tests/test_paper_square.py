@@ -13,7 +13,7 @@ import pytest
 
 from mjx_gr00t import randomize
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperDRRanges, PaperSquareConfig
+from mjx_gr00t.envs.paper_square import ARM_JOINTS, OBS_LAYOUT, PaperDRConfig, PaperDRRanges, PaperSquareConfig
 
 B = 4
 EPISODE_LENGTH = 3
@@ -70,6 +70,12 @@ def _orientation(quat: np.ndarray) -> np.ndarray:
 # ----- observation -----
 def test_obs_shape_and_layout(env, state0):
     assert env.observation_size == 34 and env.action_size == 6
+    spec = env.spec
+    assert spec is env.task.spec and spec.obs_layout == OBS_LAYOUT and spec.observation_size == 34
+    assert spec.action_names == ARM_JOINTS and spec.action_scale == env.task.config.act_scale == 0.02
+    assert spec.policy_dt == 1 / 30 and spec.goal is None
+    np.testing.assert_array_equal(spec.action_ranges, env.mj_model.actuator_ctrlrange)
+    assert state0.episode is not None and env.task.reset(jax.random.PRNGKey(0)).episode is None
     obs = np.asarray(state0.obs)
     assert obs.shape == (B, 34) and obs.dtype == np.float32
     np.testing.assert_allclose(obs[:, :6], np.asarray(state0.physics.qpos)[:, :6])

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from benchmarks import peers, peers_sb3
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
 
 
 def _run(tmp_path, *argv):
@@ -135,19 +135,19 @@ def test_sb3_part(tmp_path) -> None:
 
 
 def test_sb3_part_refuses_resumed_runs_and_runs_without_metrics(tmp_path) -> None:
-    from train import residual_ppo, run_dir
+    from mjx_gr00t.runner import cli, run_dir
 
     out = tmp_path / "ours"
-    flags = ["--num-envs", "4", "--unroll-length", "4", "--hidden", "8", "--total-steps", "32",
-             "--engine", "c", "--wandb", "disabled", "--eval-episodes", "0", "--out", str(out)]
-    residual_ppo.main([*flags, "--stop-after", "1"])
+    flags = ["--num-envs", "4", "--unroll-length", "4", "--policy-hidden", "8", "--value-hidden", "8",
+             "--total-steps", "32", "--engine", "c", "--wandb", "disabled", "--eval-episodes", "0", "--out", str(out)]
+    cli.main("ppo", [*flags, "--stop-after", "1"])
     with pytest.raises(UsageError, match="no held-out evaluations.*--eval-every"):
         peers.main(["--quick", "--parts", "sb3", "--ours", str(out), "--out", str(tmp_path / "x")])
-    residual_ppo.main(["--resume", str(out), "--eval-episodes", "0"])
+    cli.main("ppo", ["--resume", str(out), "--eval-episodes", "0"])
     with pytest.raises(UsageError, match="was resumed .*trained in one go"):
         peers.main(["--quick", "--parts", "sb3", "--ours", str(out), "--out", str(tmp_path / "x")])
     empty = tmp_path / "empty"
-    run_dir.prepare_out(str(empty), "ppo", run_dir.read_run(str(out))["args"], resume=False, overwrite=False)
+    run_dir.prepare_out(str(empty), "ppo", run_dir.read_run(str(out))["config"], resume=False, overwrite=False)
     with pytest.raises(UsageError, match="holds no iterations"):
         peers.main(["--quick", "--parts", "sb3", "--ours", str(empty), "--out", str(tmp_path / "x")])
     assert not (tmp_path / "x.json").exists()

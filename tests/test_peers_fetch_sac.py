@@ -11,8 +11,8 @@ import json
 import pytest
 
 from benchmarks import peers_fetch_sac as fs
+from mjx_gr00t.errors import UsageError
 from mjx_gr00t.time_to_target import time_to_target
-from train.run_dir import UsageError
 
 
 @pytest.mark.slow

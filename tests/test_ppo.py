@@ -15,8 +15,11 @@ import pytest
 from flax import struct
 
 from mjx_gr00t.envs.base import EpisodeEnv, State
+from mjx_gr00t.envs.spec import EnvSpec
 from mjx_gr00t.physics import PhysicsState
 from mjx_gr00t.rl import ppo
+from mjx_gr00t.rl.ppo_config import PPOConfig, make_policy
+from mjx_gr00t.rl.rollout import EPISODE_MEANS
 
 
 @struct.dataclass
@@ -43,6 +46,8 @@ class PointTask:
 
     observation_size: int = 4
     action_size: int = 2
+    spec = EnvSpec(obs_layout=(("pos", 2), ("to_target", 2)), action_names=("vx", "vy"),
+                   action_ranges=((-1.0, 1.0),) * 2, action_scale=0.15, policy_dt=1.0)
 
     def __init__(self, speed: float = 0.15, tolerance: float = 0.15) -> None:
         self.speed = speed
@@ -85,6 +90,8 @@ class CounterTask:
 
     observation_size: int = 3
     action_size: int = 1
+    spec = EnvSpec(obs_layout=(("count", 1), ("noise", 2)), action_names=("a",), action_ranges=((-1.0, 1.0),),
+                   action_scale=1.0, policy_dt=1.0)
 
     def __init__(self, nan_at: int | None = None) -> None:
         self.nan_at = nan_at
@@ -110,7 +117,7 @@ class CounterTask:
         )
 
 
-SMALL = ppo.PPOConfig(
+SMALL = PPOConfig(
     num_envs=16, unroll_length=8, num_minibatches=2, update_epochs=2,
     policy_hidden=(16, 16), value_hidden=(16, 16),
 )
@@ -126,14 +133,14 @@ def _leaves_equal(a: object, b: object) -> bool:
 def _finite(metrics: dict[str, Any]) -> bool:
     """Every metric finite, but the episode means of an iteration in which no episode ended (NaN)."""
     empty = float(metrics["rollout/episodes"]) == 0.0
-    return all(np.isfinite(float(v)) or (empty and k in ppo.EPISODE_MEANS) for k, v in metrics.items())
+    return all(np.isfinite(float(v)) or (empty and k in EPISODE_MEANS) for k, v in metrics.items())
 
 
 def _greedy_success_rate(
-    config: ppo.PPOConfig, task: PointTask, state: ppo.TrainState, horizon: int, num: int
+    config: PPOConfig, task: PointTask, state: ppo.TrainState, horizon: int, num: int
 ) -> float:
     """Fraction of `num` fixed start states from which the deterministic policy reaches the target."""
-    policy = ppo.make_policy(config, deterministic=True)
+    policy = make_policy(config, deterministic=True)
 
     def episode(key: jax.Array) -> jax.Array:
         def step(env_state: State, _: None) -> tuple[State, jax.Array]:
@@ -150,7 +157,7 @@ def _greedy_success_rate(
 
 
 def test_ppo_learns_point_reaching() -> None:
-    config = ppo.PPOConfig(
+    config = PPOConfig(
         num_envs=64, unroll_length=16, num_minibatches=4, update_epochs=4, learning_rate=3e-3,
         gamma=0.97, policy_hidden=(32, 32), value_hidden=(32, 32), init_log_std=-0.5,
     )
@@ -199,11 +206,11 @@ def test_zero_init_head_gives_zero_deterministic_action() -> None:
     env = EpisodeEnv(PointTask(), episode_length=10)
     obs = jax.random.normal(jax.random.PRNGKey(3), (7, 5, env.observation_size)) * 3.0
     state = ppo.init(SMALL, env, jax.random.PRNGKey(2))
-    act = ppo.make_policy(SMALL, deterministic=True)(state.policy_params, state.normalizer, obs, None)
+    act = make_policy(SMALL, deterministic=True)(state.policy_params, state.normalizer, obs, None)
     assert act.shape == (7, 5, env.action_size)
     assert np.all(np.asarray(act) == 0.0)
 
-    sampled = ppo.make_policy(SMALL, deterministic=False)(
+    sampled = make_policy(SMALL, deterministic=False)(
         state.policy_params, state.normalizer, obs, jax.random.PRNGKey(4)
     )
     assert sampled.shape == (7, 5, env.action_size)
@@ -211,7 +218,7 @@ def test_zero_init_head_gives_zero_deterministic_action() -> None:
 
     config = dataclasses.replace(SMALL, zero_init_policy_head=False)
     state = ppo.init(config, env, jax.random.PRNGKey(2))
-    act = ppo.make_policy(config, deterministic=True)(state.policy_params, state.normalizer, obs, None)
+    act = make_policy(config, deterministic=True)(state.policy_params, state.normalizer, obs, None)
     assert np.any(np.asarray(act) != 0.0)
 
 
@@ -260,7 +267,7 @@ def test_no_completed_episode_gives_nan_not_zero() -> None:
     train_step = ppo.make_train_step(SMALL, env, alpha_fn=lambda steps: jnp.ones(()))
     state, metrics = train_step(state)
     assert float(metrics["rollout/episodes"]) == 0.0
-    for key in ppo.EPISODE_MEANS:
+    for key in EPISODE_MEANS:
         assert np.isnan(float(metrics[key])), key
     assert _finite(metrics) and float(metrics["rollout/reward_mean"]) == 1.0
     _, metrics = train_step(state)  # every env ends its episode in this iteration

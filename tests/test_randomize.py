@@ -210,7 +210,7 @@ def test_with_enabled_keeps_exactly_the_named_factors():
 
 
 def test_neutral_values_come_from_the_tasks_own_ranges():
-    from mjx_gr00t.envs.fetch import FetchDRConfig, FetchDRRanges
+    from mjx_gr00t.envs.fetch.config import FetchDRConfig, FetchDRRanges
 
     assert randomize.neutral_values(PaperDRConfig, PaperDRRanges.from_config) == NEUTRAL
     assert set(randomize.neutral_values(FetchDRConfig, FetchDRRanges.from_config).values()) == {1.0}

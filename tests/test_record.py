@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from train import record, residual_ppo
-from train.finish import residual_act
-from train.run_dir import UsageError
-from train.trained import load_trained
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.runner.finish import residual_act
+from mjx_gr00t.runner.trained import load_trained
 
 # 4 envs x 4 steps = 16 env steps per iteration; 2 iterations, no end-of-run evaluation.
 TINY = [
     "--num-envs", "4", "--unroll-length", "4", "--num-minibatches", "2", "--update-epochs", "1",
-    "--hidden", "16", "16", "--total-steps", "32", "--engine", "c", "--wandb", "disabled",
+    "--policy-hidden", "16", "16", "--value-hidden", "16", "16", "--total-steps", "32", "--engine", "c", "--wandb", "disabled",
     "--eval-episodes", "0",
 ]
 SIZE = 48
@@ -54,7 +54,7 @@ def test_video_is_front_beside_wrist_for_every_policy_step(run, gl, tmp_path):
     # The first frame of each episode shows its initial state: front on the left, wrist on the right.
     trained = load_trained(run)
     qpos = record.rollout(trained.env, residual_act(trained.policy_fn),
-                          (trained.params, jnp.float32(trained.args.alpha)), 2, 1_000_000, STEPS).qpos
+                          (trained.params, jnp.float32(trained.config.residual.alpha)), 2, 1_000_000, STEPS).qpos
     with render.renderer_for_env(trained.env, height=SIZE, width=SIZE) as r:
         truth = r.render(qpos[0])
     for episode in range(2):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.fetch_push import FetchPushConfig
+from mjx_gr00t.envs.fetch.push import FetchPushConfig
 from mjx_gr00t.envs.paper_square import PaperSquareConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,7 +118,7 @@ def test_render_after_close_raises_and_close_twice_is_fine(model, poses):
 
 def test_fetch_scene_renders_its_front_camera_only():
     env = registry.make("fetch_push", FetchPushConfig(num_envs=1, engine="c"))
-    model = render.env_model(env)
+    model = env.mj_model
     with pytest.raises(ValueError, match=r"no camera \['wrist'\].*\['front'\]"):
         render.BatchRenderer(model, cameras=("front", "wrist"))
     try:

@@ -18,7 +18,8 @@ from mjx_gr00t.envs.base import EpisodeEnv, State
 from mjx_gr00t.envs.paper_square import OBS_LAYOUT
 from mjx_gr00t.residual import AlphaSchedule, ResidualTask, combine, scale_residual
 from mjx_gr00t.rl import ppo
-from train.residual_env import build_residual_env
+from mjx_gr00t.rl.ppo_config import PPOConfig, make_policy
+from mjx_gr00t.residual_env import build_residual_env, scene_config
 
 B = 4
 A = 6
@@ -31,7 +32,7 @@ BASE_ATOL = 1e-6  # the IK base in two differently fused XLA programs (seen: 3e-
 # ----- fixtures: the residual env as the trainers build it, its bare inner env, a fresh PPO -----
 @pytest.fixture(scope="module")
 def env() -> EpisodeEnv:
-    return build_residual_env("paper_square", "ik", "c", B, dr=True, penalty=PENALTY)
+    return build_residual_env("paper_square", scene_config("paper_square", B, "c", dr=True), "ik", PENALTY)
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,9 @@ def fns(env: EpisodeEnv, inner: EpisodeEnv) -> Compiled:
 
 
 @pytest.fixture(scope="module")
-def ppo_setup(env: EpisodeEnv) -> tuple[ppo.PPOConfig, ppo.TrainState]:
-    config = ppo.PPOConfig(num_envs=B, unroll_length=4, num_minibatches=2,
-                           policy_hidden=(32, 32), value_hidden=(32, 32))
+def ppo_setup(env: EpisodeEnv) -> tuple[PPOConfig, ppo.TrainState]:
+    config = PPOConfig(num_envs=B, unroll_length=4, num_minibatches=2,
+                       policy_hidden=(32, 32), value_hidden=(32, 32))
     return config, ppo.init(config, env, jax.random.PRNGKey(0))
 
 
@@ -140,7 +141,7 @@ def test_combine_clips_total():
 
 # ----- ResidualTask construction and observation -----
 def test_penalty_weight_validation(inner):
-    base = make_base("zero", inner.task)
+    base = make_base("zero", "paper_square", inner.task)
     with pytest.raises(ValueError, match="penalty_weight must be >= 0"):
         ResidualTask(inner.task, base, penalty_weight=-0.001)
     with pytest.raises(ValueError, match="penalty_weight"):
@@ -153,19 +154,17 @@ def test_sizes_and_layout(env):
     assert isinstance(task, ResidualTask) and isinstance(task.base, IKPushBase)
     assert env.observation_size == task.observation_size == INNER_OBS + A == 40
     assert env.action_size == task.action_size == A
-    assert sum(n for _, n in task.observation_layout) == 40
-    assert task.observation_layout[-1] == ("base_action", A)
-    assert tuple(task.observation_layout[:-1]) == OBS_LAYOUT
+    assert env.spec is task.spec and task.spec.observation_size == 40
+    assert task.spec.obs_layout == (*OBS_LAYOUT, ("base_action", A))
+    assert task.spec.obs_slice("base_action") == slice(INNER_OBS, INNER_OBS + A)
 
 
-def test_layout_fallback_without_inner_layout():
-    class Bare:  # a task without `observation_layout`
-        observation_size = 3
-        action_size = 2
-
-    task = ResidualTask(Bare(), lambda s: jnp.zeros(2))
-    assert task.observation_layout == (("task_obs", 3), ("base_action", 2))
-    assert task.observation_size == 5
+def test_derived_spec_keeps_the_inner_actions_and_timing(env):
+    inner, spec = env.task.task.spec, env.task.spec
+    assert (spec.action_names, spec.action_ranges) == (inner.action_names, inner.action_ranges)
+    assert (spec.action_scale, spec.policy_dt) == (inner.action_scale, inner.policy_dt) == (0.02, 1 / 30)
+    assert spec.goal is None  # the paper task has no goal
+    assert env.mj_model is env.task.mj_model is env.task.task.mj_model
 
 
 def test_obs_is_inner_obs_plus_base(env, inner, fns, res_states):
@@ -196,7 +195,7 @@ def test_fresh_residual_policy_reproduces_base_exactly(env, inner, fns, ppo_setu
     rather than the inner EpisodeEnv, to save a compile: no episode ends in these steps.)
     """
     config, ts = ppo_setup
-    policy = jax.jit(ppo.make_policy(config, True))
+    policy = jax.jit(make_policy(config, True))
     alpha = AlphaSchedule(alpha=0.5)(0)
 
     res = ts.env_state

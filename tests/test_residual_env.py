@@ -1,5 +1,5 @@
 """The residual-env builder (`mjx_gr00t.residual_env`): scene configs from choices, the env it builds,
-the trainers' CLI wrapper (`train.residual_env`) and the Gymnasium adapter building the same env,
+the runner's builder (`mjx_gr00t.runner.build`) and the Gymnasium adapter building the same env,
 and the library staying free of `train` and torch."""
 
 import dataclasses
@@ -17,8 +17,10 @@ from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.residual import ResidualEpisodeEnv, ResidualTask
 from mjx_gr00t.residual_env import ConfigFieldError, build_residual_env, residual_episode_env, scene_config
-from train import residual_env as cli
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.runner import build as runner_build
+from mjx_gr00t.runner.config import SceneSettings, with_flat
+from mjx_gr00t.runner.recipes import default_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,13 +45,13 @@ def test_scene_config_errors() -> None:
         scene_config("nope", 1, "c")
     with pytest.raises(ValueError, match="unknown physics engine"):
         scene_config("paper_square", 1, "steam")
-    # The trainers' wrapper words the same errors as command-line errors.
-    with pytest.raises(UsageError, match="--obj-range does not apply to scene 'paper_square'"):
-        cli.scene_config("paper_square", 1, "c", True, (("obj_range", 0.1),))
+    # The runner words the same errors as command-line errors.
+    with pytest.raises(UsageError, match="--scene-options obj_range=...: 'obj_range' does not apply to scene 'paper_square'"):
+        runner_build.scene_config(SceneSettings("paper_square", engine="c", scene_options=("obj_range=0.1",)), 1)
     with pytest.raises(UsageError, match="unknown scene 'nope'"):
-        cli.scene_config("nope", 1, "c", True)
+        runner_build.scene_config(SceneSettings("nope", engine="c"), 1)
     with pytest.raises(UsageError, match="--base script is the Fetch-like scenes'"):
-        cli.build_residual_env("paper_square", "script", "c", 1, True, 0.001)
+        runner_build.build_env(with_flat(default_config("ppo"), {"base": "script", "engine": "c", "num_envs": 1}))
 
 
 def test_builds_the_residual_env_the_trainers_and_gym_step() -> None:
@@ -60,10 +62,11 @@ def test_builds_the_residual_env_the_trainers_and_gym_step() -> None:
     inner = registry.make("paper_square", config)
     assert env.episode_length == inner.episode_length
     assert env.terminate_on_success == inner.terminate_on_success
-    assert env.task.observation_layout[-1] == ("base_action", env.action_size)
+    assert env.spec.obs_layout[-1] == ("base_action", env.action_size)
 
-    trainer = cli.build_residual_env("paper_square", "ik", "c", 2, False, 0.01)
-    assert trainer is cli.build_residual_env("paper_square", "ik", "c", 2, False, 0.01)  # cached
+    run = with_flat(default_config("ppo"), {"engine": "c", "num_envs": 2, "dr": False, "residual_penalty": 0.01})
+    trainer = runner_build.build_env(run)
+    assert trainer is runner_build.build_env(run)  # cached
     gym_env = mgym.build_env(mgym.GymSpec("paper_square", num_envs=2, base="ik", engine="c", dr=False,
                                           residual_penalty=0.01))
     for other in (trainer, gym_env):
@@ -108,7 +111,7 @@ def test_episode_env_keeps_the_final_goal_context() -> None:
 
     start = dataclasses.replace(registry.default_config("fetch_pick_place"), episode_length=3)
     env = build_residual_env("fetch_pick_place", scene_config("fetch_pick_place", 4, "c", start=start), "script")
-    assert env.goal_context_size == env.task.goal_context_size == 16
+    assert env.goal_context_size == env.spec.goal.rebase.context_size == 16
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 4))
     u = jax.numpy.full((4, 4), 0.3)
     task_step, env_step = jax.jit(jax.vmap(env.task.step)), jax.jit(jax.vmap(env.step))
@@ -124,4 +127,5 @@ def test_episode_env_keeps_the_final_goal_context() -> None:
     np.testing.assert_array_equal(base_again, ended.obs[:, -4:])
     for base in ("zero",):   # a base that ignores the goal keeps nothing
         plain = build_residual_env("fetch_pick_place", scene_config("fetch_pick_place", 1, "c"), base)
-        assert plain.goal_context_size == 0 and plain.reset(jax.random.PRNGKey(0)).episode.final_context is None
+        assert plain.goal_context_size == 0 and plain.spec.goal.rebase is None
+        assert plain.reset(jax.random.PRNGKey(0)).episode.final_context is None

@@ -19,9 +19,20 @@ import pytest
 from flax import struct
 
 from mjx_gr00t.envs.base import EpisodeEnv, State
+from mjx_gr00t.envs.spec import EnvSpec, GoalSpec
 from mjx_gr00t.physics import PhysicsState
 from mjx_gr00t.residual import AlphaSchedule, ResidualTask, combine, scale_residual
 from mjx_gr00t.rl import her, sac
+from mjx_gr00t.rl.rollout import EPISODE_MEANS
+from mjx_gr00t.rl.sac_config import SACConfig, make_policy
+from mjx_gr00t.rl.sac_losses import (
+    critic_input_action,
+    polyak_update,
+    tanh_gaussian_log_prob,
+    tanh_gaussian_sample,
+    td_target,
+    temperature_loss,
+)
 
 
 @struct.dataclass
@@ -42,12 +53,15 @@ class ReachGoalTask:
 
     observation_size: int = 4
     action_size: int = 2
-    goal_spec = ((0, 2), (2, 4))
 
     def __init__(self, speed: float = 0.15, tolerance: float = 0.1) -> None:
         self.speed = speed
         self.tolerance = tolerance
         self.trace_count = 0
+        self.spec = EnvSpec(
+            obs_layout=(("position", 2), ("goal", 2)), action_names=("dx", "dy"),
+            action_ranges=((-1.0, 1.0),) * 2, action_scale=speed, policy_dt=1.0,
+            goal=GoalSpec(achieved=(0, 2), desired=(2, 4), compute_reward=self.compute_reward))
 
     def compute_reward(self, achieved: jax.Array, desired: jax.Array) -> jax.Array:
         """achieved, desired [..., 2] -> [...]: 0 if within tolerance, else -1."""
@@ -82,12 +96,14 @@ class PlainTask:
 
     observation_size: int = 3
     action_size: int = 1
+    spec = EnvSpec(obs_layout=(("x", 3),), action_names=("a",), action_ranges=((-1.0, 1.0),),
+                   action_scale=1.0, policy_dt=1.0)
 
 
 HORIZON = 20
 TASK = ReachGoalTask()
 ENV = EpisodeEnv(TASK, episode_length=HORIZON)
-CONFIG = sac.SACConfig(
+CONFIG = SACConfig(
     num_envs=32, steps_per_iteration=HORIZON, utd_ratio=1 / 16, batch_size=256,
     buffer_capacity=32 * 1000, actor_hidden=(64, 64), critic_hidden=(64, 64), warmup_steps=1280,
     her=True, init_alpha=0.1, actor_learning_rate=1e-3, critic_learning_rate=1e-3,
@@ -106,7 +122,7 @@ class Run:
     donation_warnings: list[str]
 
 
-def _train(config: sac.SACConfig, env: EpisodeEnv, task: ReachGoalTask) -> Run:
+def _train(config: SACConfig, env: EpisodeEnv, task: ReachGoalTask) -> Run:
     state = sac.init(config, env, jax.random.PRNGKey(0))
     train_step = sac.make_train_step(config, env)
     history, traces_after_first = [], 0
@@ -129,7 +145,7 @@ def her_run() -> Run:
 def _finite(metrics: dict[str, Any]) -> bool:
     """Every metric finite, but the episode means of an iteration in which no episode ended (NaN)."""
     empty = float(metrics["rollout/episodes"]) == 0.0
-    return all(np.isfinite(float(v)) or (empty and k in sac.EPISODE_MEANS) for k, v in metrics.items())
+    return all(np.isfinite(float(v)) or (empty and k in EPISODE_MEANS) for k, v in metrics.items())
 
 
 def _eval_starts(num: int) -> tuple[jax.Array, jax.Array]:
@@ -140,7 +156,7 @@ def _eval_starts(num: int) -> tuple[jax.Array, jax.Array]:
 
 @jax.jit
 def _greedy_success_jit(actor_params: Any, normalizer: Any, keys: jax.Array) -> jax.Array:
-    policy = sac.make_policy(CONFIG, deterministic=True)
+    policy = make_policy(CONFIG, deterministic=True)
 
     def episode(key: jax.Array) -> jax.Array:
         def step(s: State, _: None) -> tuple[State, jax.Array]:
@@ -170,7 +186,7 @@ def _random_success(num: int = 256) -> float:
 # ---------------------------------------------------------------------------------------------
 # Pure pieces
 
-LOG_PROB = jax.jit(sac.tanh_gaussian_log_prob)
+LOG_PROB = jax.jit(tanh_gaussian_log_prob)
 
 
 def test_tanh_gaussian_log_prob_matches_numerical_density() -> None:
@@ -195,7 +211,7 @@ def test_tanh_gaussian_log_prob_matches_numerical_density() -> None:
     np.testing.assert_allclose(np.asarray(joint), np.asarray(parts), rtol=1e-5)
     assert np.all(np.isfinite(np.asarray(joint)))
     key = jax.random.PRNGKey(0)
-    action, lp = jax.jit(sac.tanh_gaussian_sample)(key, jnp.zeros((2, 2)), jnp.zeros((2, 2)))
+    action, lp = jax.jit(tanh_gaussian_sample)(key, jnp.zeros((2, 2)), jnp.zeros((2, 2)))
     x = np.asarray(jax.random.normal(key, (2, 2)))
     np.testing.assert_allclose(np.asarray(action), np.tanh(x), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(lp), np.asarray(LOG_PROB(x, 0.0 * x, 0.0 * x)), rtol=1e-5)
@@ -206,17 +222,17 @@ def test_td_target_bootstraps_truncation_not_termination() -> None:
     dones = jnp.asarray([0.0, 1.0, 1.0, 0.0])
     truncations = jnp.asarray([0.0, 0.0, 1.0, 0.0])  # running, terminated, time limit, running
     next_q, next_log_prob = jnp.asarray([10.0, 10.0, 10.0, 4.0]), jnp.asarray([-1.0, -1.0, -1.0, 2.0])
-    y = sac.td_target(rewards, dones, truncations, next_q, next_log_prob, jnp.asarray(0.5), 0.9)
+    y = td_target(rewards, dones, truncations, next_q, next_log_prob, jnp.asarray(0.5), 0.9)
     np.testing.assert_allclose(np.asarray(y), [1 + 0.9 * 10.5, 1.0, 1 + 0.9 * 10.5, 1 + 0.9 * 3.0], rtol=1e-6)
 
 
 def test_polyak_update() -> None:
     target = {"w": jnp.asarray([1.0, 2.0]), "b": jnp.asarray(3.0)}
     online = {"w": jnp.asarray([5.0, -2.0]), "b": jnp.asarray(0.0)}
-    out = sac.polyak_update(target, online, 0.25)
+    out = polyak_update(target, online, 0.25)
     np.testing.assert_allclose(np.asarray(out["w"]), [2.0, 1.0])
     np.testing.assert_allclose(float(out["b"]), 2.25)
-    same = sac.polyak_update(target, online, 1.0)
+    same = polyak_update(target, online, 1.0)
     np.testing.assert_allclose(np.asarray(same["w"]), np.asarray(online["w"]))
 
 
@@ -228,7 +244,7 @@ def test_temperature_moves_toward_target_entropy(entropy: float, direction: floa
     log_alpha = jnp.asarray(0.0)
     opt_state = opt.init(log_alpha)
     for _ in range(5):
-        grad = jax.grad(sac.temperature_loss)(log_alpha, log_prob, -2.0)
+        grad = jax.grad(temperature_loss)(log_alpha, log_prob, -2.0)
         update, opt_state = opt.update(grad, opt_state)
         log_alpha = optax.apply_updates(log_alpha, update)
     assert float(log_alpha) * direction > 0.3
@@ -306,7 +322,7 @@ def apply_after_first_iteration(env_steps: jax.Array) -> jax.Array:
 
 RES_TASK = ReachGoalTask()
 RES_ENV = EpisodeEnv(ResidualTask(RES_TASK, steer_base), episode_length=HORIZON)
-RES_CONFIG = sac.SACConfig(
+RES_CONFIG = SACConfig(
     num_envs=8, steps_per_iteration=4, utd_ratio=1 / 8, batch_size=32, buffer_capacity=8 * 16,
     actor_hidden=(16,), critic_hidden=(16,), warmup_steps=0,
 )
@@ -317,11 +333,11 @@ def test_residual_starts_at_base_and_follows_apply_schedule() -> None:
     state = sac.init(RES_CONFIG, RES_ENV, jax.random.PRNGKey(0))
     obs = state.env_state.obs
     assert obs.shape == (RES_CONFIG.num_envs, 6)
-    r = sac.make_policy(RES_CONFIG, deterministic=True)(state.learner.actor_params, state.normalizer, obs)
+    r = make_policy(RES_CONFIG, deterministic=True)(state.learner.actor_params, state.normalizer, obs)
     assert np.all(np.asarray(r) == 0.0)
     base = obs[:, -2:]
     np.testing.assert_array_equal(np.asarray(combine(base, scale_residual(r, ALPHA.final))), np.asarray(base))
-    sampled = sac.make_policy(RES_CONFIG, deterministic=False)(
+    sampled = make_policy(RES_CONFIG, deterministic=False)(
         state.learner.actor_params, state.normalizer, obs, jax.random.PRNGKey(1))
     assert np.all(np.abs(np.asarray(sampled)) < 1.0) and np.any(np.asarray(sampled) != 0.0)
 
@@ -350,7 +366,7 @@ def test_iterations_without_an_ended_episode_log_nan_episode_means() -> None:
     train_step = sac.make_train_step(RES_CONFIG, env, alpha_fn=ALPHA)
     state, m0 = train_step(state)  # no episode reaches its time limit yet
     assert float(m0["rollout/episodes"]) == 0.0
-    for key in sac.EPISODE_MEANS:
+    for key in EPISODE_MEANS:
         assert np.isnan(float(m0[key])), key
     assert _finite(m0) and float(m0["rollout/reward_mean"]) == -1.0
     _, m1 = train_step(state)  # every env's episode ends by its time limit
@@ -363,9 +379,9 @@ def test_iterations_without_an_ended_episode_log_nan_episode_means() -> None:
 def test_critic_sees_summed_action() -> None:
     obs = jnp.asarray([[9.0, 9.0, 0.5, -0.8], [9.0, 9.0, 0.9, 0.0]])  # last two entries: the base
     u = jnp.asarray([[0.25, -0.5], [0.5, 0.1]])
-    np.testing.assert_allclose(np.asarray(sac.critic_input_action(obs, u, residual=True)),
+    np.testing.assert_allclose(np.asarray(critic_input_action(obs, u, residual=True)),
                                [[0.75, -1.0], [1.0, 0.1]], rtol=1e-6)
-    np.testing.assert_array_equal(np.asarray(sac.critic_input_action(obs, u, residual=False)), np.asarray(u))
+    np.testing.assert_array_equal(np.asarray(critic_input_action(obs, u, residual=False)), np.asarray(u))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,14 +389,14 @@ def test_critic_sees_summed_action() -> None:
 
 
 def test_her_needs_goals_and_residual_needs_alpha() -> None:
-    with pytest.raises(ValueError, match=r"HER needs a goal-conditioned scene \(.*EpisodeEnv -> PlainTask"):
+    with pytest.raises(ValueError, match=r"HER needs a goal-conditioned scene \(.*EpisodeEnv has none"):
         sac.make_train_step(CONFIG, EpisodeEnv(PlainTask(), 10))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="alpha_fn"):
         sac.make_train_step(CONFIG, ENV, apply_prob_fn=apply_after_first_iteration)
 
     class NotResidual:
         observation_size, action_size = 4, 2
-        observation_layout = (("position", 2), ("goal", 2))
+        spec = TASK.spec
 
     with pytest.raises(ValueError, match="ends with the base action"):
         sac.check_residual_env(NotResidual())  # type: ignore[arg-type]

@@ -32,8 +32,9 @@ from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperDRRanges, PaperSquareConfig, load_model
 from mjx_gr00t.physics import PhysicsState
 from mjx_gr00t.residual import scale_residual
-from train.residual_env import build_residual_env
-from train.residual_ppo import Args
+from mjx_gr00t.runner.build import build_env
+from mjx_gr00t.runner.config import RunConfig, with_flat
+from mjx_gr00t.runner.recipes import default_config
 
 N = 8  # DR draws rolled out side by side
 STEPS = 150  # a whole episode (the time limit)
@@ -53,13 +54,14 @@ CLOSED_TOL = 1e-3
 
 
 @pytest.fixture(scope="module")
-def args() -> Args:
-    return Args()
+def config() -> RunConfig:
+    """What `python -m train.residual_ppo` trains with no flags."""
+    return default_config("ppo")
 
 
 @pytest.fixture(scope="module")
-def jax_env(args: Args) -> EpisodeEnv:
-    return build_residual_env("paper_square", args.base, "c", N, args.dr, args.residual_penalty)
+def jax_env(config: RunConfig) -> EpisodeEnv:
+    return build_env(with_flat(config, {"engine": "c", "num_envs": N}))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def _residuals(seed: int) -> np.ndarray:
 
 
 # ----- constants, ranges, scene -----
-def test_config_matches_library(args: Args) -> None:
+def test_config_matches_library(config: RunConfig) -> None:
     c, lib = SeedConfig(), PaperSquareConfig()
     shared = [f.name for f in dataclasses.fields(c) if f.name in {g.name for g in dataclasses.fields(lib)}]
     assert len(shared) == 15
@@ -95,8 +97,9 @@ def test_config_matches_library(args: Args) -> None:
         if name != "dr":
             assert getattr(c, name) == getattr(lib, name), name
     assert dataclasses.asdict(c.ik) == dataclasses.asdict(IKPushConfig())
-    assert (c.alpha, c.residual_penalty) == (args.alpha, args.residual_penalty)
-    assert args.alpha_schedule == "constant" and args.base == "ik" and args.dr and args.scene == "paper_square"
+    r, scene = config.residual, config.scene
+    assert (c.alpha, c.residual_penalty) == (r.alpha, r.residual_penalty)
+    assert r.alpha_schedule == "constant" and scene.base == "ik" and scene.dr and scene.scene == "paper_square"
     defaults = inspect.signature(EpisodeEnv.__init__).parameters
     assert (c.max_abs_qpos, c.max_abs_qvel) == (defaults["max_abs_qpos"].default, defaults["max_abs_qvel"].default)
 
@@ -193,7 +196,7 @@ def test_physics_is_bit_identical_to_the_c_engine(jax_env: EpisodeEnv, start) ->
 
 
 # ----- whole episodes -----
-def test_synced_whole_episodes_match(args: Args, jfns, start) -> None:
+def test_synced_whole_episodes_match(config: RunConfig, jfns, start) -> None:
     """Each step starts the seed env from the JAX env's state (its own IK base and its own step
     logic); obs, reward, success, terminated and truncated agree for whole episodes."""
     step = jfns[1]
@@ -204,7 +207,7 @@ def test_synced_whole_episodes_match(args: Args, jfns, start) -> None:
     alive, endings = np.ones(N, bool), {"success": 0, "time limit": 0}
     for t in range(STEPS):
         prev = jax.device_get((state.physics.qpos, state.physics.qvel, state.info.ctrl_target))
-        state = step(state, scale_residual(jnp.asarray(residuals[t]), args.alpha))
+        state = step(state, scale_residual(jnp.asarray(residuals[t]), config.residual.alpha))
         obs, reward, done, trunc, success = jax.device_get((state.episode.final_obs, state.reward, state.done,
                                                            state.truncation, state.success))
         for i in np.flatnonzero(alive):
@@ -219,7 +222,7 @@ def test_synced_whole_episodes_match(args: Args, jfns, start) -> None:
     assert not alive.any() and min(endings.values()) >= 1, endings  # both kinds of ending were checked
 
 
-def test_closed_loop_parity(args: Args, jfns, start) -> None:
+def test_closed_loop_parity(config: RunConfig, jfns, start) -> None:
     """Free-running from the same start, DR draw and residuals: most episodes within CLOSED_TOL for
     CLOSED_STEPS steps, and the JAX env nudged by 1e-5 per action drifts about as soon."""
     step = jfns[1]
@@ -232,7 +235,7 @@ def test_closed_loop_parity(args: Args, jfns, start) -> None:
     onset, onset_nudged = np.full(N, STEPS), np.full(N, STEPS)
     alive = np.ones(N, bool)
     for t in range(STEPS):
-        u = scale_residual(jnp.asarray(residuals[t]), args.alpha)
+        u = scale_residual(jnp.asarray(residuals[t]), config.residual.alpha)
         state, nudged = step(state, u), step(nudged, u + nudge[t])
         obs, reward, done, obs_nudged = jax.device_get((state.episode.final_obs, state.reward, state.done,
                                                         nudged.episode.final_obs))
@@ -252,7 +255,7 @@ def test_closed_loop_parity(args: Args, jfns, start) -> None:
     assert abs(np.median(onset) - np.median(onset_nudged)) <= 10, (onset, onset_nudged)
 
 
-def test_nan_guard_matches_jax(args: Args, jfns, start) -> None:
+def test_nan_guard_matches_jax(config: RunConfig, jfns, start) -> None:
     """A launched sheet (|qvel| >= 100 after the step) ends the episode as truncated, reward 0,
     with the last healthy observation, in both envs."""
     qvel = start.physics.qvel.at[:, 6].set(1e3)

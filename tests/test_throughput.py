@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import throughput
 from benchmarks.common import time_steady
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
 
 
 def test_quick_run_measures_every_figure_and_writes_json_and_png(tmp_path):

@@ -18,13 +18,17 @@ from mjx_gr00t.checkpoint import Checkpointer
 from train import evaluate as evaluate_cli
 from train import export as export_cli
 from train import residual_ppo
-from train.metrics_log import read_metrics
+from mjx_gr00t.rl import algos
+from mjx_gr00t.runner import cli
+from mjx_gr00t.runner.build import build_env
+from mjx_gr00t.runner.metrics_log import read_metrics
+from mjx_gr00t.runner.recipes import resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 4 envs x 4 steps = 16 env steps per iteration; 4 iterations in all.
 TINY = [
     "--num-envs", "4", "--unroll-length", "4", "--num-minibatches", "2", "--update-epochs", "1",
-    "--hidden", "16", "16", "--total-steps", "64", "--engine", "c", "--checkpoint-every", "1",
+    "--policy-hidden", "16", "16", "--value-hidden", "16", "16", "--total-steps", "64", "--engine", "c", "--checkpoint-every", "1",
     "--wandb", "disabled",
 ]
 
@@ -35,9 +39,9 @@ def _run(out, *extra):
 
 def _saved_state(out):
     """The latest checkpoint's policy params and env-step count, as numpy."""
-    trained_args = residual_ppo.parse([*TINY, "--out", str(out)])
-    env, config = residual_ppo.build(trained_args)
-    target = residual_ppo.ppo.init(config, env, jax.random.PRNGKey(0))
+    config = resolve(cli.parse("ppo", [*TINY, "--out", str(out)]), "ppo")
+    env = build_env(config)
+    target = algos.get("ppo").init(config.algo, env, jax.random.PRNGKey(0))
     with Checkpointer(f"{out}/checkpoints", read_only=True) as ckpt:
         step = ckpt.latest_step()
         state = ckpt.restore(target)
@@ -140,7 +144,7 @@ def test_eval_every_logs_a_held_out_curve_off_the_clock_and_leaves_training_alon
 def test_resume_with_different_flags_says_which(tmp_path):
     out = tmp_path / "run"
     _run(out, "--eval-episodes", "0", "--stop-after", "1")
-    with pytest.raises(SystemExit, match="learning_rate: saved 0.0006 vs current 0.001"):
+    with pytest.raises(SystemExit, match=r"algo.learning_rate: 0.0006 -> 0.001"):
         residual_ppo.main(["--resume", str(out), "--learning-rate", "0.001"])
 
 

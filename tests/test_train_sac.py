@@ -14,14 +14,18 @@ from bridge.residual_torch import ResidualPolicy
 from mjx_gr00t.checkpoint import Checkpointer
 from train import evaluate as evaluate_cli
 from train import residual_sac
-from train.metrics_log import read_metrics
-from train.trained import load_trained
+from mjx_gr00t.rl import algos
+from mjx_gr00t.runner import cli
+from mjx_gr00t.runner.build import build_env
+from mjx_gr00t.runner.metrics_log import read_metrics
+from mjx_gr00t.runner.recipes import resolve
+from mjx_gr00t.runner.trained import load_trained
 
 # 4 envs x 2 steps = 8 env steps per iteration, 4 iterations, 2 updates per iteration.
 TINY = [
     "--scene", "fetch_push", "--base", "zero", "--num-envs", "4", "--steps-per-iteration", "2",
     "--utd-ratio", "0.25", "--batch-size", "8", "--buffer-capacity", "64", "--warmup-steps", "8",
-    "--hidden", "16", "16", "--total-steps", "32", "--engine", "c", "--checkpoint-every", "1",
+    "--actor-hidden", "16", "16", "--critic-hidden", "16", "16", "--total-steps", "32", "--engine", "c", "--checkpoint-every", "1",
     "--wandb", "disabled",
 ]
 
@@ -31,9 +35,9 @@ def _run(out, *extra):
 
 
 def _saved(out):
-    args = residual_sac.parse([*TINY, "--out", str(out)])
-    env, config = residual_sac.build(args)
-    target = residual_sac.init_state(args, env, config)
+    config = resolve(cli.parse("sac", [*TINY, "--out", str(out)]), "sac")
+    env = build_env(config)
+    target = algos.get("sac").init(config.algo, env, jax.random.PRNGKey(config.seed))
     with Checkpointer(f"{out}/checkpoints", read_only=True) as ckpt:
         state = ckpt.restore(target)
     return jax.tree.map(np.asarray, (state.learner, state.buffer, state.normalizer)), int(state.env_steps)
@@ -94,17 +98,19 @@ def test_resume_across_versions(tmp_path):
     _run(out, "--eval-episodes", "0", "--stop-after", "2")
     for meta in (out / "checkpoints").glob("*/config/metadata"):
         saved = json.loads(meta.read_text())
-        del saved["groot_task"]                      # as if written before --groot-task existed
+        del saved["identity"]["groot"]["task"]       # as if written before --groot.task existed
         meta.write_text(json.dumps(saved))
     record = json.loads((out / "run.json").read_text())
-    del record["args"]["groot_task"]
+    del record["config"]["groot"]["task"]
     (out / "run.json").write_text(json.dumps(record))
     residual_sac.main(["--resume", str(out), "--eval-episodes", "0", "--stop-after", "1"])
     assert _saved(out)[1] == 24
-    record["args"]["base"] = "script"    # the script base adds goal contexts to the state
+    record["config"]["scene"]["base"] = "script"    # the script base adds goal contexts to the state
     (out / "run.json").write_text(json.dumps(record))
     for meta in (out / "checkpoints").glob("*/config/metadata"):
-        meta.write_text(json.dumps({**json.loads(meta.read_text()), "base": "script"}))
+        saved = json.loads(meta.read_text())
+        saved["identity"]["scene"]["base"] = "script"
+        meta.write_text(json.dumps(saved))
     with pytest.raises(SystemExit, match="differently laid-out training state") as info:
         residual_sac.main(["--resume", str(out), "--eval-episodes", "0"])
     assert "not in the checkpoint: buffer.data.next_context" in str(info.value)
@@ -122,7 +128,7 @@ def test_resume_with_more_total_steps_equals_the_longer_run(tmp_path):
     assert steps_a == steps_b == 48
     jax.tree.map(np.testing.assert_array_equal, tree_a, tree_b)
     record = json.loads((extended / "run.json").read_text())
-    assert record["args"]["total_steps"] == 48
+    assert record["config"]["run"]["total_steps"] == 48
     assert [(c["total_steps"]["from"], c["total_steps"]["to"]) for c in record["changed_on_resume"]] == [(32, 48)]
     records = read_metrics(str(extended / "metrics.jsonl"))
     walls = [r["time/wall_s"] for r in records]
@@ -145,8 +151,9 @@ def test_resume_with_more_total_steps_equals_the_longer_run(tmp_path):
     [
         (["--scene", "paper_square", "--base", "ik", "--her"], "HER needs a goal-conditioned scene"),
         (["--buffer-capacity", "400000000000"], "needs"),
-        (["--obj-range", "0.4"], "reaches past the table"),
-        (["--target-range", "0.5"], "table"),
+        (["--scene-options", "obj_range=0.4"], "reaches past the table"),
+        (["--scene-options", "target_range=0.5"], "table"),
+        (["--scene-options", "no_such=1"], "no_such"),
         (["--alpha", "-1"], "--alpha must be >= 0"),
         (["--total-steps", "4"], "smaller than one iteration"),
     ],

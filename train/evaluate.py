@@ -16,10 +16,13 @@ from typing import Any
 
 import tyro
 
+from bridge.groot import planner
+from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import format_table
-from train import run_dir
-from train.finish import evaluate_policies, evaluate_policy, evaluation_record
-from train.trained import load_trained
+from mjx_gr00t.export.format import write_json_atomic
+from mjx_gr00t.runner.config import RunSettings
+from mjx_gr00t.runner.finish import evaluate_policies, evaluate_policy, evaluation_record
+from mjx_gr00t.runner.trained import load_trained
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,8 +33,8 @@ class Args:
     """Run directory (the --out of train.residual_ppo / train.residual_sac)."""
     episodes: int = 256
     """Held-out episodes, run as parallel envs, one episode each."""
-    seed: int = 1_000_000
-    """Seed of the held-out initial states and DR draws."""
+    seed: int = RunSettings().eval_seed
+    """Seed of the held-out initial states and DR draws (the trainers' --eval-seed)."""
     json: str | None = None
     """Write the record to this JSON file."""
     plain_rl: str | None = None
@@ -41,27 +44,27 @@ class Args:
 def evaluate(args: Args) -> dict[str, Any]:
     """Runs the evaluation and returns the record (also printed, and written to --json)."""
     if args.episodes < 1:
-        raise run_dir.UsageError(f"--episodes must be >= 1, got {args.episodes}")
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise run_dir.UsageError(f"--json {args.json!r}: its directory does not exist")
-    trained = load_trained(args.run)
-    a = trained.args
-    results = evaluate_policies(trained.env, trained.policy_fn, trained.params, a.alpha, args.episodes, args.seed)
-    rows = {f"{a.base} base alone": results["base"], f"{a.base} + residual": results["residual"]}
+        raise UsageError(f"--json {args.json!r}: its directory does not exist")
+    trained = load_trained(args.run, groot=planner)
+    scene, base, alpha = trained.config.scene.scene, trained.config.scene.base, trained.config.residual.alpha
+    results = evaluate_policies(trained.env, trained.policy_fn, trained.params, alpha, args.episodes, args.seed)
+    rows = {f"{base} base alone": results["base"], f"{base} + residual": results["residual"]}
     if args.plain_rl:
-        plain = load_trained(args.plain_rl)
-        if plain.args.base != "zero" or plain.args.scene != a.scene:
-            raise run_dir.UsageError(
-                f"--plain-rl {args.plain_rl!r} is a {plain.args.base}-base run on {plain.args.scene}; "
-                f"it must be a --base zero run on {a.scene}")
+        plain = load_trained(args.plain_rl, groot=planner)
+        if plain.config.scene.base != "zero" or plain.config.scene.scene != scene:
+            raise UsageError(
+                f"--plain-rl {args.plain_rl!r} is a {plain.config.scene.base}-base run on {plain.config.scene.scene}; "
+                f"it must be a --base zero run on {scene}")
         results["plain_rl"] = evaluate_policy(
-            plain.env, plain.policy_fn, plain.params, plain.args.alpha, args.episodes, args.seed)
+            plain.env, plain.policy_fn, plain.params, plain.config.residual.alpha, args.episodes, args.seed)
         rows["plain RL"] = results["plain_rl"]
-    record = evaluation_record(a.scene, a.base, a.alpha, args.episodes, args.seed, results)
+    record = evaluation_record(scene, base, alpha, args.episodes, args.seed, results)
     record["run"] = os.path.abspath(args.run)
     print(format_table(rows))
     if args.json:
-        run_dir.write_json_atomic(args.json, record)
+        write_json_atomic(args.json, record)
         print(f"wrote {args.json}")
     return record
 

@@ -3,11 +3,11 @@
     python -m train.export --run runs/residual_ppo            # writes runs/residual_ppo/export/
 
 Writes `residual.safetensors` (weights and observation normaliser) and `residual.json` (network
-and observation layout, alpha, act_scale, joint names, LeRobot units); see mjx_gr00t.export.
+and observation layout, alpha, act_scale, joint names, LeRobot units); see mjx_gr00t.export.write.
 `bridge.residual_torch.ResidualPolicy.from_export(DIR)` rebuilds it as a torch module. For a run on
 `--base groot`, residual.json also records the GR00T base (checkpoint, data config, key map,
-embodiment tag, n_action_steps, task; mjx_gr00t.export_groot), and
-`bridge.groot.GrootBase.from_export(DIR)` loads that base back.
+embodiment tag, n_action_steps, task; mjx_gr00t.export.groot), and
+`bridge.groot.policy.GrootBase.from_export(DIR)` loads that base back.
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
@@ -17,9 +17,8 @@ import os
 
 import tyro
 
-from mjx_gr00t.export_groot import add_groot_export
-from train.groot_base import groot_export_of
-from train.trained import load_trained
+from bridge.groot import planner
+from mjx_gr00t.runner.trained import load_trained
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,13 +33,10 @@ class Args:
 
 def export(args: Args) -> str:
     """Writes the export and returns its directory."""
-    trained = load_trained(args.run)
+    trained = load_trained(args.run, groot=planner)
     out = args.out or os.path.join(args.run, "export")
-    trained.export(out)
-    groot = groot_export_of(trained.args)
-    if groot is not None:  # rewritten whether or not the trainer's export spec carried it: same record
-        add_groot_export(out, groot)
-    print(f"exported {trained.args.base} + residual ({trained.env_steps:,} env steps) to {out}")
+    trained.export(out)  # with --base groot, residual.json records the GR00T base too
+    print(f"exported {trained.config.scene.base} + residual ({trained.env_steps:,} env steps) to {out}")
     return out
 
 

@@ -31,9 +31,10 @@ import tyro
 from tqdm import tqdm
 
 from mjx_gr00t.envs.base import EpisodeEnv, State
-from train import run_dir
-from train.finish import residual_act
-from train.trained import load_trained
+from bridge.groot import planner
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.runner.finish import residual_act
+from mjx_gr00t.runner.trained import load_trained
 
 DEFAULT_CAMERAS: tuple[str, ...] = ("front", "wrist")
 
@@ -104,19 +105,6 @@ def _compiled_rollout(env: EpisodeEnv, act: Any, episodes: int, steps: int) -> A
     return jax.jit(run)
 
 
-def policy_rate(env: EpisodeEnv) -> float:
-    """Policy steps per second of `env`'s scene: its config's policy_hz, or 1 / its dt."""
-    task: Any = env
-    while task is not None and not hasattr(task, "mj_model"):
-        task = getattr(task, "task", None)
-    hz = getattr(getattr(task, "config", None), "policy_hz", None)
-    if hz is None and getattr(task, "dt", None):
-        hz = 1.0 / float(task.dt)
-    if not hz:
-        raise run_dir.UsageError("cannot tell this scene's policy rate; pass --fps")
-    return float(hz)
-
-
 def frames(renderer: render.BatchRenderer, qpos: np.ndarray, chunk: int = 16) -> Iterator[np.ndarray]:
     """qpos [L, nq] -> L frames uint8 [size, len(cameras) * size, 3], cameras side by side."""
     for start in range(0, len(qpos), chunk):
@@ -128,28 +116,28 @@ def record(args: Args) -> dict[str, Any]:
     """Rolls out, renders and writes args.out. Returns {"out", "frames", "fps", "cameras", "length",
     "success"} (length and success per episode)."""
     _validate(args)
-    trained = load_trained(args.run)
+    trained = load_trained(args.run, groot=planner)
     env = trained.env
-    model = render.env_model(env)
+    model = env.mj_model
     have = render.camera_names(model)
     cameras = args.cameras or tuple(c for c in DEFAULT_CAMERAS if c in have)
     missing = [c for c in cameras if c not in have]
     if missing or not cameras:
-        raise run_dir.UsageError(f"scene {trained.args.scene!r} has no camera {missing or list(DEFAULT_CAMERAS)}; "
+        raise UsageError(f"scene {trained.config.scene.scene!r} has no camera {missing or list(DEFAULT_CAMERAS)}; "
                                  f"its cameras are {list(have)} (pass --cameras with some of them)")
     if "wrist" not in cameras and args.cameras is None:
-        print(f"note: scene {trained.args.scene!r} has no wrist camera; recording {list(cameras)}")
-    fps = args.fps or policy_rate(env)
+        print(f"note: scene {trained.config.scene.scene!r} has no wrist camera; recording {list(cameras)}")
+    fps = args.fps or env.spec.policy_hz
     steps = min(args.max_steps or env.episode_length, env.episode_length)
-    alpha = 0.0 if args.base_only else float(trained.args.alpha)
+    alpha = 0.0 if args.base_only else float(trained.config.residual.alpha)
     policy = "base alone" if args.base_only else f"base + {alpha:g} x residual"
-    print(f"rolling out {args.episodes} episode(s) of {trained.args.scene}, {trained.args.base} {policy} ...")
+    print(f"rolling out {args.episodes} episode(s) of {trained.config.scene.scene}, {trained.config.scene.base} {policy} ...")
     result = rollout(env, residual_act(trained.policy_fn), (trained.params, jnp.float32(alpha)),
                      args.episodes, args.seed, steps)
     try:
         renderer = render.BatchRenderer(model, cameras, args.size, args.size, args.backend)
     except render.RenderBackendError as e:
-        raise run_dir.UsageError(str(e)) from e
+        raise UsageError(str(e)) from e
     total = int(result.length.sum())
     try:
         with warnings.catch_warnings():
@@ -173,19 +161,19 @@ def record(args: Args) -> dict[str, Any]:
 def _validate(args: Args) -> None:
     """UsageError for flags that cannot work, before anything slow runs."""
     if args.episodes < 1:
-        raise run_dir.UsageError(f"--episodes must be >= 1, got {args.episodes}")
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     if args.size < 16 or args.size % 2:
-        raise run_dir.UsageError(f"--size must be an even number >= 16 (H.264 needs even sizes), got {args.size}")
+        raise UsageError(f"--size must be an even number >= 16 (H.264 needs even sizes), got {args.size}")
     if args.fps is not None and not args.fps > 0:
-        raise run_dir.UsageError(f"--fps must be > 0, got {args.fps}")
+        raise UsageError(f"--fps must be > 0, got {args.fps}")
     if args.max_steps is not None and args.max_steps < 1:
-        raise run_dir.UsageError(f"--max-steps must be >= 1, got {args.max_steps}")
+        raise UsageError(f"--max-steps must be >= 1, got {args.max_steps}")
     if args.backend not in render.BACKENDS:
-        raise run_dir.UsageError(f"--backend must be one of {list(render.BACKENDS)}, got {args.backend!r}")
+        raise UsageError(f"--backend must be one of {list(render.BACKENDS)}, got {args.backend!r}")
     if not args.out.lower().endswith(".mp4"):
-        raise run_dir.UsageError(f"--out must name an .mp4 file, got {args.out!r}")
+        raise UsageError(f"--out must name an .mp4 file, got {args.out!r}")
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise run_dir.UsageError(f"--out {args.out!r}: its directory does not exist")
+        raise UsageError(f"--out {args.out!r}: its directory does not exist")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Held-out evaluation of the ablation grid on one common, wider DR distribution.
+"""Held-out evaluation of the DR ablation grid on one common, wider DR distribution.
 
 Every cell's deterministic policy (base + alpha * mean residual) runs one episode in each of
 `episodes` envs. The eval env has every DR factor on, each range `width` times as wide as the
@@ -18,12 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from mjx_gr00t import randomize
+from mjx_gr00t.ablate.grid import Grid, cell, scene_task
+from mjx_gr00t.ablate.settings import residual_env
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.evaluation import EpisodeResults, run_episodes
-from train.ablate_grid import Grid, cell, scene_task
-from train.finish import residual_act
-from train.residual_env import build_residual_env
-from train.trained import PolicyFn
+from mjx_gr00t.rl.algo import PolicyFn, PolicyParams
+from mjx_gr00t.runner.finish import residual_act
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +50,14 @@ def eval_dr(train_env: EpisodeEnv, width: float) -> Any:
 def make_eval_env(scene: str, base: str, engine: str, penalty: float, train_env: EpisodeEnv,
                   spec: EvalSpec) -> EpisodeEnv:
     """The residual env whose reset draws from the wider eval distribution (its config's DR), built
-    from the scene config so that the model is compiled for the widest draws (e.g. Fetch sizes)."""
+    from the scene config so that the model is compiled for the widest draws (e.g. Fetch sizes).
+    ValueError when the width takes a scale factor to <= 0; UsageError for a config the scene rejects."""
     wide = eval_dr(train_env, spec.width)
-    return build_residual_env(scene, base, engine, spec.episodes, True, penalty, (("dr", wide),))
+    return residual_env(scene, base, engine, spec.episodes, penalty, wide)
 
 
 def evaluate_grid(
-    eval_env: EpisodeEnv, policy_fn: PolicyFn, params: Any, alpha: float, grid: Grid, spec: EvalSpec
+    eval_env: EpisodeEnv, policy_fn: PolicyFn, params: PolicyParams, alpha: float, grid: Grid, spec: EvalSpec
 ) -> tuple[list[EpisodeResults], list[EpisodeResults]]:
     """(per cell in grid order, the base alone per seed in `grid.seeds` order): `EpisodeResults`
     ([episodes] each) of the deterministic policies on the held-out episodes.

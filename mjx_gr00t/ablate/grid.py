@@ -1,4 +1,4 @@
-"""The ablation grid: DR arms x seeds as one leading axis, and PPO vmapped over it.
+"""The DR ablation's grid: DR arms x seeds as one leading axis, and PPO vmapped over it.
 
 An *arm* is a DR config: 'none' (every factor at its nominal value), one factor alone, or 'all'.
 Because DR ranges are data in the env state (`info.dr_ranges`, which auto-resets keep drawing
@@ -32,7 +32,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mjx_gr00t import distributed, randomize
 from mjx_gr00t.envs.base import EpisodeEnv
+from mjx_gr00t.residual import ResidualTask
 from mjx_gr00t.rl import ppo
+from mjx_gr00t.rl.ppo_config import PPOConfig
 
 NONE: str = "none"
 ALL: str = "all"
@@ -88,11 +90,9 @@ def make_arms(dr_default: Any, names: tuple[str, ...]) -> tuple[Arm, ...]:
 
 
 def scene_task(env: EpisodeEnv) -> Any:
-    """The scene task inside `env` (EpisodeEnv(ResidualTask(task))): the one holding DR ranges."""
-    task = env.task
-    while not hasattr(task, "default_ranges"):
-        task = task.task
-    return task
+    """The scene task inside `env`, the one holding DR ranges: `env.task`, or its inner task where
+    that is a `ResidualTask` (an env built by `mjx_gr00t.residual_env`)."""
+    return env.task.task if isinstance(env.task, ResidualTask) else env.task
 
 
 def dr_ranges_type(env: EpisodeEnv) -> type:
@@ -119,7 +119,7 @@ def cell_mesh() -> Mesh:
     return distributed.env_mesh(jax.devices()[:1])
 
 
-def init_cell(config: ppo.PPOConfig, env: EpisodeEnv, key: jax.Array, ranges: Any) -> ppo.TrainState:
+def init_cell(config: PPOConfig, env: EpisodeEnv, key: jax.Array, ranges: Any) -> ppo.TrainState:
     """`ppo.init` of one cell, whose `num_envs` envs reset from `ranges` (not the config's).
 
     key: (2,) PRNG key. ranges: the task's DR ranges pytree, leaves (2,). Leaves of the result as
@@ -127,7 +127,7 @@ def init_cell(config: ppo.PPOConfig, env: EpisodeEnv, key: jax.Array, ranges: An
     return _jitted_cell_init(config, env)(key, ranges)
 
 
-def init_grid(config: ppo.PPOConfig, env: EpisodeEnv, grid: Grid) -> ppo.TrainState:
+def init_grid(config: PPOConfig, env: EpisodeEnv, grid: Grid) -> ppo.TrainState:
     """Every cell's `init_cell`, stacked: a TrainState with leaves [G, ...].
 
     A loop over cells rather than a vmap: the vmapped init compiled 4x slower than one cell's."""
@@ -137,7 +137,7 @@ def init_grid(config: ppo.PPOConfig, env: EpisodeEnv, grid: Grid) -> ppo.TrainSt
 
 
 @functools.lru_cache(maxsize=8)
-def _jitted_cell_init(config: ppo.PPOConfig, env: EpisodeEnv) -> Callable[[jax.Array, Any], ppo.TrainState]:
+def _jitted_cell_init(config: PPOConfig, env: EpisodeEnv) -> Callable[[jax.Array, Any], ppo.TrainState]:
     def init(key: jax.Array, ranges: Any) -> ppo.TrainState:
         k_init, k_env = jax.random.split(key)
         state = ppo.init(config, env, k_init, mesh=cell_mesh())
@@ -151,7 +151,7 @@ def _jitted_cell_init(config: ppo.PPOConfig, env: EpisodeEnv) -> Callable[[jax.A
 
 @functools.lru_cache(maxsize=8)
 def make_grid_step(
-    config: ppo.PPOConfig, env: EpisodeEnv, alpha_fn: Callable[[jax.Array], jax.Array] | None = None
+    config: PPOConfig, env: EpisodeEnv, alpha_fn: Callable[[jax.Array], jax.Array] | None = None
 ) -> Callable[[ppo.TrainState], tuple[ppo.TrainState, dict[str, jax.Array]]]:
     """`ppo.make_train_step`, vmapped over the grid axis and jitted: TrainState [G, ...] ->
     (TrainState [G, ...], metrics dict of [G]). One call = one PPO iteration of every cell; the

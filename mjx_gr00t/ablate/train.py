@@ -1,4 +1,4 @@
-"""The training loop of the ablation grid: one vmapped PPO step per iteration for every cell, with a
+"""The training loop of the DR ablation grid: one vmapped PPO step per iteration for every cell, with a
 progress bar (grid env-steps/s, mean success and return) and DIR/metrics.jsonl.
 
 Each metrics.jsonl record holds the grid mean of every PPO metric under its usual name, and each
@@ -10,17 +10,17 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import numpy as np
 
+from mjx_gr00t.ablate.grid import Grid, init_grid, make_grid_step, shard_over_devices
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.rl import ppo
+from mjx_gr00t.rl.ppo_config import PPOConfig
 from mjx_gr00t.rl.rollout import EPISODE_MEANS
-from train.ablate_grid import Grid, init_grid, make_grid_step, shard_over_devices
-from train.loop import ctrl_c_requests
-from train.metrics_log import MetricsLog
+from mjx_gr00t.runner.loop import ctrl_c_requests
+from mjx_gr00t.runner.metrics_log import MetricsLog
 
 CELL_KEYS: dict[str, str] = {"rollout/success_rate": "success_rate", "rollout/ep_rew_mean": "ep_rew_mean"}
 
@@ -62,8 +62,7 @@ def log_record(grid_metrics: dict[str, np.ndarray], labels: list[str]) -> dict[s
 
 
 def train_grid(
-    out: str, args: Any, env: EpisodeEnv, grid: Grid, config: ppo.PPOConfig,
-    alpha_fn: Callable[[jax.Array], jax.Array],
+    out: str, env: EpisodeEnv, grid: Grid, config: PPOConfig, alpha_fn: Callable[[jax.Array], jax.Array]
 ) -> TrainedGrid:
     """Trains every cell for `config.total_iterations` iterations. Ctrl-C stops after the current
     iteration with exit 130 (a second one at once)."""

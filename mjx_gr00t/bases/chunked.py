@@ -1,6 +1,6 @@
 """A base read from an action-chunk buffer that lives in the env state (GR00T's open-loop chunks).
 
-A *chunk planner* (host code outside JAX, e.g. `train.groot_base.GrootChunkPlanner` around GR00T
+A *chunk planner* (host code outside JAX, e.g. `bridge.groot.planner.GrootChunkPlanner` around GR00T
 N1.5) returns H (16) absolute joint targets per env. The base executes `n_action_steps` (8) of
 them, one per policy step, then plans again; an env that was just reset plans at once.
 
@@ -101,7 +101,7 @@ class ChunkedJointBase:
     # ----- actions -----
     def to_action(self, state: State, target: jax.Array) -> jax.Array:
         """Absolute joint target (J,) rad -> normalised joint delta (J,) in [-1, 1] at `state`."""
-        delta = (target - state.info.ctrl_target) / self.task.config.act_scale
+        delta = (target - state.info.ctrl_target) / self.task.spec.action_scale
         return jnp.clip(delta, -1.0, 1.0).astype(jnp.float32)
 
     def estimate(self, state: State, carry: ChunkCarry) -> jax.Array:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mjx_gr00t.envs.base import State
-from mjx_gr00t.envs.fetch import FetchTask
+from mjx_gr00t.envs.fetch.task import FetchTask
 from mjx_gr00t.kinematics import quat_to_mat
 
 
@@ -157,7 +157,7 @@ class FetchScriptBase:
         """(GOAL_CONTEXT_SIZE,) context of one env's state and a goal (3,) -> (4,) normalised
         action in [-1, 1]: the action at that state if its goal were `goal`."""
         target, grip_cmd = self._waypoint(context, goal)
-        move = (target - context[13:16]) / self.task.config.action_scale
+        move = (target - context[13:16]) / self.task.spec.action_scale
         # Shrink the whole move (not each axis) to the action limit, keeping its direction.
         move = move / jnp.maximum(1.0, jnp.max(jnp.abs(move)))
         return jnp.concatenate([move, grip_cmd[None]]).astype(jnp.float32)

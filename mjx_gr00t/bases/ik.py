@@ -111,7 +111,7 @@ class IKPushBase:
         jac = jax.jacfwd(features)(q5)  # (6, 5)
         lhs = jac @ jac.T + (c.damping ** 2) * jnp.eye(6)
         dq = jac.T @ jnp.linalg.solve(lhs, error)
-        scale = task.config.act_scale
+        scale = task.spec.action_scale
         # Shrink the whole step (not each joint) to the action limit, keeping its direction.
         arm = dq / scale / jnp.maximum(1.0, jnp.max(jnp.abs(dq)) / scale)
         grip = jnp.clip((task.config.home_qpos[5] - q_target[5]) / scale, -1.0, 1.0)

@@ -9,14 +9,19 @@ physics, observation and reward only. `EpisodeEnv` wraps a task with everything 
   The episode counts as *truncated* with `final_obs` = the last healthy observation, so learners
   bootstrap through it: a physics failure is neither a reward nor an exit the policy could seek;
 - auto-reset: every ended episode restarts from a freshly drawn random state.
+
+Every layer states its interface as data in `spec` (`envs.spec.EnvSpec`); `EpisodeEnv.spec` is its
+task's.
 """
 
 from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
+import mujoco
 from flax import struct
 
+from mjx_gr00t.envs.spec import BaseRebase, EnvSpec
 from mjx_gr00t.physics import PhysicsState
 
 
@@ -31,8 +36,9 @@ class EpisodeInfo:
         diverged physics: the observation before the failed step.
     nan_resets: () int32, how many times this slot was reset for non-finite or diverged physics.
     episode_return: () running return of the current episode.
-    final_context: (C,) the task's `goal_context` of the state `final_obs` was observed in, for
-        tasks with `goal_context_size` C > 0 (a residual task over a goal-conditioned base); else None.
+    final_context: (C,) the goal context (`spec.goal.rebase.goal_context`) of the state `final_obs`
+        was observed in, for tasks whose spec has a goal rebase with context_size C (a residual task
+        over a goal-conditioned base); else None.
     """
 
     steps: jax.Array
@@ -41,6 +47,15 @@ class EpisodeInfo:
     nan_resets: jax.Array
     episode_return: jax.Array
     final_context: jax.Array | None = None
+
+
+class TaskInfo(Protocol):
+    """What `EpisodeEnv` needs of a task's own `State.info` record (e.g. `PaperInfo`, a flax struct)."""
+
+    @property
+    def dr_ranges(self) -> object:
+        """The DR ranges this episode was drawn from; auto-resets draw the next episode from them."""
+        ...
 
 
 @struct.dataclass
@@ -55,7 +70,7 @@ class State:
     success: () float32, 1 when the task was solved at this step.
     metrics: fixed-key dict of () float32 per-step values (reward terms etc.), for logging.
     info: the task's own typed record (e.g. `PaperInfo`).
-    episode: `EpisodeInfo`.
+    episode: `EpisodeInfo`, kept by `EpisodeEnv`; None in the states a bare task returns.
     """
 
     physics: PhysicsState
@@ -65,8 +80,8 @@ class State:
     truncation: jax.Array
     success: jax.Array
     metrics: dict[str, jax.Array]
-    info: Any
-    episode: EpisodeInfo
+    info: TaskInfo
+    episode: EpisodeInfo | None = None
 
 
 class Task(Protocol):
@@ -74,11 +89,20 @@ class Task(Protocol):
 
     observation_size: int
     action_size: int
+    spec: EnvSpec
+    """Observation layout, actions, policy dt and goal; its sizes equal the two above."""
+    engine_name: str
+    """The physics engine that steps it: 'c', 'mjx' or 'warp' (a wrapper gives its inner task's)."""
+
+    @property
+    def mj_model(self) -> mujoco.MjModel:
+        """The scene's compiled model (a wrapper gives its inner task's)."""
+        ...
 
     def reset(self, key: jax.Array, dr_ranges: Any = None) -> State:
         """A fresh random initial state, DR drawn from `dr_ranges` (the config's when None).
 
-        Its `episode` field is filled in by `EpisodeEnv`. `info.dr_ranges` must hold the ranges
+        Its `episode` is None (`EpisodeEnv` fills it in). `info.dr_ranges` must hold the ranges
         used, so that auto-resets keep drawing from them.
         """
         ...
@@ -107,12 +131,21 @@ class EpisodeEnv:
         self.max_abs_qpos = max_abs_qpos
         self.max_abs_qvel = max_abs_qvel
         self.terminate_on_success = terminate_on_success
+        self.spec = task.spec
+        if (self.spec.observation_size, self.spec.action_size) != (task.observation_size, task.action_size):
+            raise ValueError(
+                f"{type(task).__name__}.spec describes a {self.spec.observation_size}-entry observation and "
+                f"{self.spec.action_size} actions, but the task has observation_size "
+                f"{task.observation_size} and action_size {task.action_size}")
         self.observation_size = task.observation_size
         self.action_size = task.action_size
-        self.goal_context_size = int(getattr(task, "goal_context_size", 0))
+        self._rebase: BaseRebase | None = None if self.spec.goal is None else self.spec.goal.rebase
+        self.goal_context_size = 0 if self._rebase is None else self._rebase.context_size
 
-    def _final_context(self, state: State) -> jax.Array | None:
-        return self.task.goal_context(state) if self.goal_context_size > 0 else None
+    @property
+    def mj_model(self) -> mujoco.MjModel:
+        """The scene's compiled model (its task's)."""
+        return self.task.mj_model
 
     def reset(self, key: jax.Array, dr_ranges: Any = None) -> State:
         """A fresh episode. key: a PRNG key; dr_ranges: the task's DR ranges (config's when None)."""
@@ -123,6 +156,9 @@ class EpisodeEnv:
 
     def step(self, state: State, action: jax.Array) -> State:
         """One policy step; an ended episode is replaced by a fresh one in the same call."""
+        if state.episode is None:
+            raise ValueError("EpisodeEnv.step takes a state from EpisodeEnv.reset or step (this one has no "
+                             "episode record: a bare task's state?)")
         nxt = self.task.step(state, action)
         finite = (
             _all_finite(nxt.physics) & jnp.all(jnp.isfinite(nxt.obs)) & jnp.isfinite(nxt.reward)
@@ -138,8 +174,9 @@ class EpisodeEnv:
         metrics = {k: jnp.where(finite, v, 0.0) for k, v in nxt.metrics.items()}
         final_obs = jnp.where(finite, nxt.obs, state.obs)
         final_context = None
-        if self.goal_context_size > 0:
-            final_context = jnp.where(finite, self._final_context(nxt), self._final_context(state))
+        if self._rebase is not None:
+            context = self._rebase.goal_context
+            final_context = jnp.where(finite, context(nxt), context(state))
 
         rng, k_reset = jax.random.split(state.episode.rng)
         fresh = self.task.reset(k_reset, nxt.info.dr_ranges)

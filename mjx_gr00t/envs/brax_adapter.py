@@ -72,7 +72,7 @@ class BraxAdapter(brax_base.Env):
     @property
     def backend(self) -> str:
         """The physics engine's name (e.g. 'c', 'mjx'); informational, brax's trainers ignore it."""
-        return str(getattr(self.task, "engine_name", "mjx"))
+        return self.task.engine_name
 
 
 def to_brax(env_or_task: Any) -> BraxAdapter:

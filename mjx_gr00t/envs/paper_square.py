@@ -27,7 +27,9 @@ import numpy as np
 from flax import struct
 
 from mjx_gr00t import randomize
-from mjx_gr00t.envs.base import EpisodeInfo, State
+from mjx_gr00t.envs import assets
+from mjx_gr00t.envs.base import State
+from mjx_gr00t.envs.spec import EnvSpec
 from mjx_gr00t.kinematics import SerialChain, mat_to_quat, quat_to_mat
 from mjx_gr00t.physics import ENGINES, PhysicsState, make_engine, resolve_engine_name
 
@@ -38,7 +40,7 @@ OBS_LAYOUT: tuple[tuple[str, int], ...] = (
     ("joint_pos", 6), ("joint_vel", 6), ("tool_pos", 3), ("tool_quat", 4), ("paper_pos", 3),
     ("paper_quat", 4), ("paper_corners_xy", 8),
 )
-XML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "envs_xml")
+XML_DIR = assets.xml_dir()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +123,7 @@ class PaperSquareConfig:
     """Penalty per step."""
     dr: PaperDRConfig = PaperDRConfig()
     """Domain randomisation."""
-    xml_path: str = os.path.join(XML_DIR, "so101_paper_square.xml")
+    xml_path: str = assets.xml_path("so101_paper_square.xml")
     """The scene's MJCF."""
 
     def __post_init__(self) -> None:
@@ -199,9 +201,11 @@ class PaperSquareTask:
         self._slip_geoms = np.array([m.geom("paper").id, m.geom("table").id])
         self._paper_body = np.array([m.body("paper").id])
         self.default_ranges = PaperDRRanges.from_config(config.dr)
-        self.observation_layout = OBS_LAYOUT
-        self.action_names = ARM_JOINTS
-        self.action_ranges = tuple((float(lo), float(hi)) for lo, hi in m.actuator_ctrlrange)
+        self.spec = EnvSpec(
+            obs_layout=OBS_LAYOUT, action_names=ARM_JOINTS,
+            action_ranges=tuple((float(lo), float(hi)) for lo, hi in m.actuator_ctrlrange),
+            action_scale=config.act_scale, policy_dt=1.0 / config.policy_hz,
+        )
 
     # ----- reset -----
     def reset(self, key: jax.Array, dr_ranges: PaperDRRanges | None = None) -> State:
@@ -232,9 +236,6 @@ class PaperSquareTask:
         return State(
             physics=physics, obs=obs, reward=zero, done=zero, truncation=zero, success=zero,
             metrics={k: jnp.zeros(()) for k in metrics}, info=info,
-            episode=EpisodeInfo(steps=jnp.zeros((), jnp.int32), rng=jax.random.PRNGKey(0),
-                                final_obs=jnp.zeros_like(obs), nan_resets=jnp.zeros((), jnp.int32),
-                                episode_return=zero),
         )
 
     # ----- step -----

@@ -3,15 +3,18 @@
     env = registry.make("paper_square", PaperSquareConfig(num_envs=512, engine="c"))
     state = jax.vmap(env.reset)(jax.random.split(key, 512))
 
-Registration is data: `register(name, build, default_config)`. Bad input (an unknown scene, a
+Registration is data: `register(name, build, default_config, bases=..., recipes=...)`: which base
+policies suit the scene (`bases(name)`), and its named recipes (`recipes()`, see envs/recipes.py). Bad input (an unknown scene, a
 config of the wrong type, num_envs < 1, an inverted DR range, a missing XML) raises an error that
 names the problem and the valid choices.
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from mjx_gr00t.envs import recipes as recipe_data
+from mjx_gr00t.envs.recipes import Recipe
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.envs.paper_square import PaperSquareConfig, PaperSquareTask
 
@@ -22,16 +25,36 @@ class SceneEntry:
 
     build: Callable[[Any], EpisodeEnv]
     default_config: Any
+    bases: tuple[str, ...]
+    recipes: Mapping[str, Recipe]
 
 
 _REGISTRY: dict[str, SceneEntry] = {}
 
 
-def register(name: str, build: Callable[[Any], EpisodeEnv], default_config: Any) -> None:
-    """Registers a scene. Raises ValueError if the name is taken."""
+def register(name: str, build: Callable[[Any], EpisodeEnv], default_config: Any, bases: tuple[str, ...] = ("zero",),
+             recipes: Mapping[str, Recipe] | None = None) -> None:
+    """Registers a scene: its builder, default config, the base policies that suit it and its recipes
+    ('<base>/<algo>[/<variant>]' -> Recipe). Raises ValueError if the name is taken or a recipe's base is not one
+    of `bases`."""
     if name in _REGISTRY:
         raise ValueError(f"scene {name!r} is already registered")
-    _REGISTRY[name] = SceneEntry(build=build, default_config=default_config)
+    for key, recipe in (recipes or {}).items():
+        if recipe.base not in bases or key.split("/")[:2] != [recipe.base, recipe.algo]:
+            raise ValueError(f"scene {name!r}: recipe {key!r} must be named <base>/<algo>[/<variant>] with a "
+                             f"base in {bases}")
+    _REGISTRY[name] = SceneEntry(build=build, default_config=default_config, bases=tuple(bases),
+                                 recipes=dict(recipes or {}))
+
+
+def bases(name: str) -> tuple[str, ...]:
+    """The base policies that suit scene `name`."""
+    return _entry(name).bases
+
+
+def recipes() -> dict[str, Recipe]:
+    """Every scene's recipes by full name, '<scene>/<base>/<algo>'."""
+    return {f"{scene}/{key}": r for scene, entry in sorted(_REGISTRY.items()) for key, r in entry.recipes.items()}
 
 
 def scenes() -> list[str]:
@@ -69,12 +92,18 @@ def _build_paper_square(config: PaperSquareConfig) -> EpisodeEnv:
     return EpisodeEnv(PaperSquareTask(config), config.episode_length)
 
 
-register("paper_square", _build_paper_square, PaperSquareConfig())
+register("paper_square", _build_paper_square, PaperSquareConfig(), bases=("ik", "zero", "groot"),
+         recipes=recipe_data.PAPER_SQUARE)
 
 
 # Fetch-like goal-conditioned tasks.
-from mjx_gr00t.envs import fetch_pick_place, fetch_push, fetch_reach  # noqa: E402
+from mjx_gr00t.envs.fetch import pick_place as fetch_pick_place  # noqa: E402
+from mjx_gr00t.envs.fetch import push as fetch_push  # noqa: E402
+from mjx_gr00t.envs.fetch import reach as fetch_reach  # noqa: E402
 
-register("fetch_reach", fetch_reach.build, fetch_reach.FetchReachConfig())
-register("fetch_push", fetch_push.build, fetch_push.FetchPushConfig())
-register("fetch_pick_place", fetch_pick_place.build, fetch_pick_place.FetchPickPlaceConfig())
+FETCH_BASES: tuple[str, ...] = ("script", "zero")
+register("fetch_reach", fetch_reach.build, fetch_reach.FetchReachConfig(), bases=FETCH_BASES)
+register("fetch_push", fetch_push.build, fetch_push.FetchPushConfig(), bases=FETCH_BASES,
+         recipes=recipe_data.FETCH_PUSH)
+register("fetch_pick_place", fetch_pick_place.build, fetch_pick_place.FetchPickPlaceConfig(), bases=FETCH_BASES,
+         recipes=recipe_data.FETCH_PICK_PLACE)

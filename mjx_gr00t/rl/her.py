@@ -1,13 +1,10 @@
 """Hindsight experience replay (Andrychowicz et al. 2017), `future` strategy, inside jit.
 
-Goals live in the flat observation vector. A goal-conditioned task exposes
-
-    goal_spec = ((achieved_start, achieved_stop), (desired_start, desired_stop))   # obs slices
-    compute_reward(achieved [..., G], desired [..., G]) -> reward [...]            # vectorised, jnp
-
-on the env or on any task it wraps (`env.task`, `env.task.task`, ...; e.g. `EpisodeEnv` around
-`ResidualTask` around a Fetch task: the residual wrapper appends the base action at the end of the
-observation, so the inner task's slices stay valid).
+Goals live in the flat observation vector. A goal-conditioned env says where in its spec
+(`env.spec.goal`, an `envs.spec.GoalSpec`): the achieved and desired goal slices and a vectorised
+`compute_reward(achieved [..., G], desired [..., G]) -> reward [...]`. A wrapper keeps its task's goal
+(e.g. `EpisodeEnv` around `ResidualTask` around a Fetch task: the residual wrapper appends the base
+action at the end of the observation, so the inner task's slices stay valid).
 
 `relabel` replaces, with probability k / (k + 1), a sampled transition's desired goal by the
 achieved goal of the same episode at a uniformly drawn step t' >= t (the achieved goal in
@@ -21,74 +18,31 @@ Caveats, by design:
 - a relabelled transition is treated as not terminated (`done` keeps the episode structure,
   but `truncation` is set to 1 where `done` is 1, so learners bootstrap): reaching a hindsight goal
   does not end anything, matching Fetch's time-limit-only episodes;
-- with a goal-conditioned residual base (`BaseRebase`: the scripted Fetch controller reads the
-  goal), the base action at the end of obs and next_obs is recomputed for the new goal from the
+- with a goal-conditioned residual base (`spec.goal.rebase`: the scripted Fetch controller reads
+  the goal), the base action at the end of obs and next_obs is recomputed for the new goal from the
   stored goal contexts, and the stored residual u is re-expressed against it
   (u' = clip(base + u, -1, 1) - base'), so the critic's summed action clip(base' + u', -1, 1) is
   still the action the env executed. Bases that ignore the goal (zero, IK) need nothing.
 """
 
-import dataclasses
-from collections.abc import Callable
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from mjx_gr00t.envs.spec import BaseRebase, GoalSpec
 from mjx_gr00t.residual import combine
 from mjx_gr00t.rl import replay
 from mjx_gr00t.rl.replay import ReplayBuffer, SampleIndex, Transition
+from mjx_gr00t.rl.rollout import Env
 
 STRATEGIES: tuple[str, ...] = ("future",)
 
-ComputeReward = Callable[[jax.Array, jax.Array], jax.Array]
 
-
-@dataclasses.dataclass(frozen=True)
-class GoalSpec:
-    """Where goals sit in the observation, and the reward of (achieved, desired) goals.
-
-    achieved, desired: (start, stop) slices of the flat observation, of equal length G.
-    compute_reward: (achieved [..., G], desired [..., G]) -> [...], traceable by jax.
-    """
-
-    achieved: tuple[int, int]
-    desired: tuple[int, int]
-    compute_reward: ComputeReward
-
-    @property
-    def goal_size(self) -> int:
-        """G."""
-        return self.achieved[1] - self.achieved[0]
-
-
-@dataclasses.dataclass(frozen=True)
-class BaseRebase:
-    """How to recompute a residual env's observed base action for a hindsight goal.
-
-    goal_context: one env's State -> context [C], what the base reads besides the goal.
-    base_for_goal: (context [C], goal [G]) -> base action [A] (the last A observation entries),
-    for one env, traceable. context_size: C. action_size: A.
-    """
-
-    goal_context: Callable[[Any], jax.Array]
-    base_for_goal: Callable[[jax.Array, jax.Array], jax.Array]
-    context_size: int
-    action_size: int
-
-
-def base_rebase(env: Any) -> BaseRebase | None:
-    """The `BaseRebase` of `env` or a task it wraps (a `residual.ResidualTask` whose base reads the
-    goal, `goal_context_size` > 0); None when no base needs one."""
-    obj = env
-    while obj is not None:
-        size = int(getattr(obj, "goal_context_size", 0))
-        if size > 0 and hasattr(obj, "base_for_goal"):
-            return BaseRebase(goal_context=obj.goal_context, base_for_goal=obj.base_for_goal,
-                              context_size=size, action_size=obj.action_size)
-        obj = getattr(obj, "task", None)
-    return None
+def base_rebase(env: Env) -> BaseRebase | None:
+    """How `env`'s observed base action follows a hindsight goal (`spec.goal.rebase`: a residual env
+    whose base reads the goal); None when nothing needs recomputing."""
+    goal = env.spec.goal
+    return None if goal is None else goal.rebase
 
 
 @struct.dataclass
@@ -103,36 +57,17 @@ class Relabelled:
     future_time: jax.Array
 
 
-def goal_spec(env: Any) -> GoalSpec:
-    """The `GoalSpec` of `env` or of the first task it wraps (via `.task`) that defines one.
-
-    Raises ValueError when none has both `goal_spec` and `compute_reward`, or the slices are bad.
-    """
-    obj, seen = env, []
-    while obj is not None:
-        seen.append(type(obj).__name__)
-        if hasattr(obj, "goal_spec") and hasattr(obj, "compute_reward"):
-            return _validated(obj.goal_spec, obj.compute_reward, env.observation_size)
-        obj = getattr(obj, "task", None)
-    raise ValueError(
-        "HER needs a goal-conditioned scene (one whose task defines `goal_spec` = ((achieved "
-        "start, stop), (desired start, stop)) and a vectorised `compute_reward(achieved, "
-        f"desired)`, e.g. fetch_reach, fetch_push or fetch_pick_place); {' -> '.join(seen)} has "
-        "neither. Train without HER (--no-her / her=False) on this scene."
-    )
-
-
-def _validated(spec: Any, compute_reward: ComputeReward, obs_size: int) -> GoalSpec:
-    try:
-        (a0, a1), (d0, d1) = ((int(a), int(b)) for a, b in spec)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"goal_spec must be ((start, stop), (start, stop)), got {spec!r}") from err
-    for name, (lo, hi) in (("achieved", (a0, a1)), ("desired", (d0, d1))):
-        if not 0 <= lo < hi <= obs_size:
-            raise ValueError(f"{name} goal slice {(lo, hi)} is not inside the observation [0, {obs_size})")
-    if a1 - a0 != d1 - d0:
-        raise ValueError(f"achieved {(a0, a1)} and desired {(d0, d1)} goal slices differ in length")
-    return GoalSpec(achieved=(a0, a1), desired=(d0, d1), compute_reward=compute_reward)
+def goal_spec(env: Env) -> GoalSpec:
+    """`env.spec.goal`; ValueError saying what HER needs when the env has no goal."""
+    goal = env.spec.goal
+    if goal is None:
+        raise ValueError(
+            "HER needs a goal-conditioned scene (one whose spec has a goal: achieved and desired "
+            "observation slices and a vectorised compute_reward, e.g. fetch_reach, fetch_push or "
+            f"fetch_pick_place); {type(env).__name__} has none. Train without HER (--no-her / "
+            "her=False) on this scene."
+        )
+    return goal
 
 
 def relabel_probability(k: int) -> float:

@@ -17,7 +17,8 @@ over the mesh, the rest is replicated, and XLA averages the gradients across dev
 device the programs are exactly the single-device ones.
 
 The pieces live in `ppo_config` (PPOConfig, networks, optimiser, `make_policy`), `ppo_losses` (GAE,
-the clipped loss) and `rollout` (the env protocol and episode metrics); all are importable from here.
+the clipped loss), `networks` (the flax modules) and `rollout` (the env protocol and episode metrics);
+import them from those modules.
 """
 
 import functools
@@ -34,26 +35,10 @@ from jax.sharding import Mesh
 from mjx_gr00t import distributed
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import scale_residual
-from mjx_gr00t.rl.networks import (  # noqa: F401  (re-exported: part of ppo's API)
-    GaussianPolicy,
-    ValueNetwork,
-    gaussian_log_prob,
-    gaussian_sample,
-    get_activation,
-    normalize_obs,
-)
-from mjx_gr00t.rl.ppo_config import (  # noqa: F401  (re-exported)
-    LR_SCHEDULES,
-    Policy,
-    PPOConfig,
-    learning_rate_schedule,
-    make_networks,
-    make_optimizer,
-    make_policy,
-)
+from mjx_gr00t.rl.networks import gaussian_log_prob, gaussian_sample, normalize_obs
+from mjx_gr00t.rl.ppo_config import PPOConfig, learning_rate_schedule, make_networks, make_optimizer
 from mjx_gr00t.rl.ppo_losses import Minibatch, Params, PPOParams, compute_gae, ppo_loss
-from mjx_gr00t.rl.rollout import (  # noqa: F401  (re-exported)
-    EPISODE_MEANS,
+from mjx_gr00t.rl.rollout import (
     Env,
     NormalizerState,
     RolloutStats,

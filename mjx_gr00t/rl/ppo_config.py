@@ -4,10 +4,12 @@ schedule, and the action function used for evaluation and export. `ppo.py` train
 
 import dataclasses
 from collections.abc import Callable
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import optax
+import tyro
 
 from mjx_gr00t.rl.networks import (
     GaussianPolicy,
@@ -41,8 +43,9 @@ class PPOConfig:
     """Adam step size (the initial one under a decaying schedule)."""
     lr_schedule: str = "constant"
     """'constant', or 'linear' decay to 0 at the end of `total_iterations`."""
-    total_iterations: int | None = None
-    """Planned number of `train_step` calls; required by the 'linear' schedule."""
+    total_iterations: Annotated[int | None, tyro.conf.Suppress] = None
+    """Planned number of `train_step` calls; required by the 'linear' schedule. The runner sets it from
+    --total-steps (no flag of its own)."""
     gamma: float = 0.99
     """Discount factor."""
     gae_lambda: float = 0.95

@@ -13,6 +13,7 @@ from brax.training.types import UInt64
 from flax import struct
 
 from mjx_gr00t.envs.base import State
+from mjx_gr00t.envs.spec import EnvSpec
 
 NormalizerState = running_statistics.RunningStatisticsState
 
@@ -32,6 +33,8 @@ class Env(Protocol):
 
     observation_size: int
     action_size: int
+    spec: EnvSpec
+    """Observation layout, actions and goal (`envs.spec`)."""
 
     def reset(self, key: jax.Array) -> State:
         """A fresh episode for one env."""

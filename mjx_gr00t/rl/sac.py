@@ -15,7 +15,7 @@ temperature, then moves the target critics by Polyak averaging.
 
 Residual mode (`alpha_fn` given): the env must be a `residual.ResidualTask` (wrapped by
 `EpisodeEnv`), whose observation ends with the base action (the last A entries). The actor's
-tanh output a in [-1, 1] becomes u = `scale_residual(a, alpha)`, the env action. The critic sees the
+tanh output a in [-1, 1] becomes u = `residual.scale_residual(a, alpha)`, the env action. The critic sees the
 summed action Q(obs, clip(base + u, -1, 1)), so its inputs keep their meaning when alpha changes.
 During exploration each env applies u at each step with probability `apply_prob_fn(env_steps)`
 (else u = 0: the base alone); evaluation (`make_policy`) always applies it in full.
@@ -27,10 +27,9 @@ gradients across devices. On one device the programs are exactly the single-devi
 
 The pieces live in `sac_config` (SACConfig, networks, `make_policy`), `sac_learner` (the gradient
 updates), `sac_losses` (the pure loss pieces), `replay`, `her` and `rollout` (the env protocol and
-episode metrics); the public names of all of them are importable from here.
+episode metrics); import them from those modules.
 """
 
-import dataclasses
 import functools
 from collections.abc import Callable
 
@@ -43,13 +42,12 @@ from jax.sharding import Mesh
 
 from mjx_gr00t import distributed
 from mjx_gr00t.envs.base import State
-from mjx_gr00t.residual import combine, scale_residual  # noqa: F401  (re-exported)
-from mjx_gr00t.rl import her, replay  # also re-exported
-from mjx_gr00t.rl.networks import get_activation, normalize_obs  # noqa: F401  (re-exported)
-from mjx_gr00t.rl.ppo_losses import Params  # noqa: F401  (re-exported)
+from mjx_gr00t.envs.spec import BaseRebase
+from mjx_gr00t.residual import combine
+from mjx_gr00t.rl import replay
+from mjx_gr00t.rl.networks import normalize_obs
 from mjx_gr00t.rl.replay import ReplayBuffer, Transition
-from mjx_gr00t.rl.rollout import (  # noqa: F401  (re-exported)
-    EPISODE_MEANS,
+from mjx_gr00t.rl.rollout import (
     Env,
     NormalizerState,
     RolloutStats,
@@ -59,20 +57,9 @@ from mjx_gr00t.rl.rollout import (  # noqa: F401  (re-exported)
     strong,
     zero_env_steps,
 )
-from mjx_gr00t.rl.sac_config import Policy, Schedule, SACConfig, make_networks, make_policy  # noqa: F401
+from mjx_gr00t.rl.sac_config import Schedule, SACConfig, make_networks
 from mjx_gr00t.rl.sac_learner import Learner, env_action, goal_rebase, init_learner, make_learner_step
-from mjx_gr00t.rl.sac_losses import (  # noqa: F401  (re-exported: part of sac's API)
-    LOG_STD_MAX,
-    LOG_STD_MIN,
-    DoubleQ,
-    TanhGaussianActor,
-    critic_input_action,
-    polyak_update,
-    tanh_gaussian_log_prob,
-    tanh_gaussian_sample,
-    td_target,
-    temperature_loss,
-)
+from mjx_gr00t.rl.sac_losses import tanh_gaussian_sample
 
 TrainStep = Callable[["TrainState"], tuple["TrainState", dict[str, jax.Array]]]
 
@@ -98,17 +85,32 @@ class TrainState:
 
 
 @struct.dataclass
+class ResidualSums:
+    """Sums over a rollout's steps of per-step batch means, () float32 each (zeros outside residual
+    mode): the fraction of envs that applied the residual, |base|, |u| and |base + u|."""
+
+    applied: jax.Array
+    base_abs: jax.Array
+    residual_abs: jax.Array
+    total_abs: jax.Array
+
+    @classmethod
+    def zeros(cls) -> "ResidualSums":
+        zero = jnp.zeros((), jnp.float32)
+        return cls(applied=zero, base_abs=zero, residual_abs=zero, total_abs=zero)
+
+
+@struct.dataclass
 class RolloutCarry:
-    """Scan carry of the rollout: env state, buffer, episode sums, residual action sums [4]
-    (applied fraction, |base|, |u|, |base + u| means; zeros outside residual mode)."""
+    """Scan carry of the rollout: env state, buffer, episode sums, residual action sums."""
 
     env_state: State
     buffer: ReplayBuffer
     stats: RolloutStats
-    action_sums: jax.Array
+    residual_sums: ResidualSums
 
 
-def example_transition(env: Env, rebase: her.BaseRebase | None = None) -> Transition:
+def example_transition(env: Env, rebase: BaseRebase | None = None) -> Transition:
     """One unbatched float32 `Transition` of `env`'s sizes (zeros): the replay buffer's row shape;
     with `rebase`, the goal contexts too."""
     obs, zero = jnp.zeros((env.observation_size,), jnp.float32), jnp.zeros((), jnp.float32)
@@ -137,7 +139,7 @@ def init(config: SACConfig, env: Env, key: jax.Array, available_bytes: int | Non
     own_memory = mesh is not None and mesh.devices.flat[0].platform != "cpu"
     per_device = config.buffer_capacity // (distributed.num_shards(mesh) if own_memory else 1)
     replay.check_memory(per_device, example_transition(env, goal_rebase(config, env)), available_bytes)
-    return _jitted_init(_init_config(config), env, mesh)(key)
+    return _jitted_init(config, env, mesh)(key)
 
 
 def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
@@ -147,20 +149,6 @@ def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
     placed = distributed.replicate(ts.replace(env_state=None, buffer=None), mesh)
     return placed.replace(env_state=distributed.shard_axis(ts.env_state, mesh),
                           buffer=replay.place(ts.buffer, mesh))
-
-
-_INIT_FIELDS: tuple[str, ...] = (
-    "num_envs", "buffer_capacity", "her", "actor_hidden", "critic_hidden", "activation", "init_alpha",
-    "init_log_std", "zero_init_actor_head",
-)
-"""The config fields `init` reads (Adam's initial state does not depend on its learning rate)."""
-
-
-def _init_config(config: SACConfig) -> SACConfig:
-    """`config` with the fields init does not read fixed, so such configs share one compiled init."""
-    fixed = SACConfig(num_envs=config.num_envs, buffer_capacity=config.buffer_capacity,
-                      steps_per_iteration=1, utd_ratio=1.0)
-    return dataclasses.replace(fixed, **{name: getattr(config, name) for name in _INIT_FIELDS})
 
 
 @functools.lru_cache(maxsize=16)
@@ -183,17 +171,12 @@ def _jitted_init(config: SACConfig, env: Env, mesh: Mesh | None) -> Callable[[ja
 
 def check_residual_env(env: Env) -> None:
     """ValueError when an env's observation layout shows it does not end with the base action."""
-    obj = env
-    while obj is not None:
-        layout = getattr(obj, "observation_layout", None)
-        if layout is not None:
-            if tuple(layout[-1]) != ("base_action", env.action_size):
-                raise ValueError(
-                    "residual SAC needs an env whose observation ends with the base action (a "
-                    f"residual.ResidualTask in EpisodeEnv); this one's layout ends with {layout[-1]!r}"
-                )
-            return
-        obj = getattr(obj, "task", None)
+    last = env.spec.obs_layout[-1]
+    if last != ("base_action", env.action_size):
+        raise ValueError(
+            "residual SAC needs an env whose observation ends with the base action (a "
+            f"residual.ResidualTask in EpisodeEnv); this one's layout ends with {last!r}"
+        )
 
 
 def make_train_step(
@@ -262,18 +245,19 @@ def _make_train_step(
                 transition = transition.replace(
                     obs_context=goal_context(state),
                     next_context=jnp.where(done[:, None] > 0.5, nxt.episode.final_context, goal_context(nxt)))
-            sums = carry.action_sums
+            sums = carry.residual_sums
             if residual:
                 base = state.obs[:, -a_size:]
-                sums = sums + jnp.stack([
-                    jnp.mean(applied), jnp.mean(jnp.abs(base)), jnp.mean(jnp.abs(u)),
-                    jnp.mean(jnp.abs(combine(base, u)))])
+                sums = ResidualSums(
+                    applied=sums.applied + jnp.mean(applied), base_abs=sums.base_abs + jnp.mean(jnp.abs(base)),
+                    residual_abs=sums.residual_abs + jnp.mean(jnp.abs(u)),
+                    total_abs=sums.total_abs + jnp.mean(jnp.abs(combine(base, u))))
             buffer = replay.place(replay.add(carry.buffer, transition, done), mesh)
             return RolloutCarry(env_state=nxt, buffer=buffer,
-                                stats=carry.stats.add(state, nxt), action_sums=sums), state.obs
+                                stats=carry.stats.add(state, nxt), residual_sums=sums), state.obs
 
         carry0 = RolloutCarry(env_state=ts.env_state, buffer=ts.buffer, stats=RolloutStats.zeros(ts.env_state),
-                              action_sums=jnp.zeros((4,), jnp.float32))
+                              residual_sums=ResidualSums.zeros())
         return jax.lax.scan(env_step, carry0, jax.random.split(key, config.steps_per_iteration))
 
     def train_step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -307,11 +291,11 @@ def _make_train_step(
             "buffer/size": replay.num_transitions(carry.buffer).astype(jnp.float32),
         }
         if residual:
-            sums = carry.action_sums / config.steps_per_iteration
+            sums = jax.tree.map(lambda x: x / config.steps_per_iteration, carry.residual_sums)
             metrics.update({
                 "residual/alpha": res_alpha, "residual/apply_prob": apply_p,
-                "residual/applied_frac": sums[0], "residual/base_abs": sums[1],
-                "residual/residual_abs": sums[2], "residual/total_abs": sums[3],
+                "residual/applied_frac": sums.applied, "residual/base_abs": sums.base_abs,
+                "residual/residual_abs": sums.residual_abs, "residual/total_abs": sums.total_abs,
                 "residual/success_rate": metrics["rollout/success_rate"],
             })
         metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}

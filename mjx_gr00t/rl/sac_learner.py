@@ -14,6 +14,7 @@ from flax import struct
 from jax.sharding import Mesh
 
 from mjx_gr00t import distributed
+from mjx_gr00t.envs.spec import BaseRebase
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl import her, replay
 from mjx_gr00t.rl.networks import normalize_obs
@@ -72,7 +73,7 @@ def init_learner(config: SACConfig, observation_size: int, action_size: int, k_a
     )
 
 
-def goal_rebase(config: SACConfig, env: Env) -> her.BaseRebase | None:
+def goal_rebase(config: SACConfig, env: Env) -> BaseRebase | None:
     """With HER on an env whose residual base reads the goal: how relabelling recomputes that base
     (the replay buffer then also stores the base's goal contexts). Else None."""
     return her.base_rebase(env) if config.her else None

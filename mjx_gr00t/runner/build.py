@@ -1,65 +1,111 @@
-"""Builds the residual env a trainer steps: scene + base + `ResidualTask`, from CLI-level choices.
+"""Builds what a RunConfig trains: the residual env (scene + base + `ResidualTask`) and what its export
+says besides the weights. Training, `train.evaluate`, `train.export` and `train.record` all build
+through here, so a run directory's saved config rebuilds exactly the env it was trained on.
 
-Shared by `train.residual_ppo`, `train.residual_sac`, `train.evaluate` and `train.export`, so that
-a run directory's saved args rebuild exactly the env it was trained on. The building itself is
-`mjx_gr00t.residual_env`; this module adds the GR00T base (torch, via `train.groot_base`), CLI
-errors (`UsageError`) and a cache.
+    env = build_env(config)                                   # one env; vmap for config.algo.num_envs
+    env = build_env(config, groot=bridge.groot.planner)       # --base groot
+
+The GR00T base is torch code, which this package never imports: it comes in as `groot`, the
+module `bridge.groot.planner` (see `GrootBridge`).
 """
 
+import ast
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from mjx_gr00t import residual_env
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.export import ExportSpec
-from train.groot_base import GrootSpec, groot_export_of, planner_factory
-from train.run_dir import UsageError
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.export.groot import GrootExport
+from mjx_gr00t.export.spec import ExportSpec
+from mjx_gr00t.groot_settings import GrootSettings
+from mjx_gr00t.rl.algo import ExportNetwork
+from mjx_gr00t.runner.config import RunConfig, SceneSettings
+
+class GrootBridge(Protocol):
+    """The torch side of --base groot, as the runner uses it: the module `bridge.groot.planner`
+    satisfies it (pass the module)."""
+
+    def planner_factory(self, settings: GrootSettings) -> Callable[[Any], Any]:
+        """settings -> (task -> chunk planner)."""
+
+    def export_record(self, settings: GrootSettings) -> GrootExport:
+        """What an export records about the GR00T base."""
+
+    def with_groot_metrics(self, train_step: Callable[[Any], Any], env: Any, steps_per_iteration: int) -> Any:
+        """`train_step` whose metrics also hold the planner's timing."""
 
 
-def scene_config(scene: str, num_envs: int, engine: str, dr: bool,
-                 extra: tuple[tuple[str, Any], ...] = ()) -> Any:
-    """The scene's default config with these choices applied; a clear error for a bad value.
+def scene_options(options: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """NAME=VALUE strings -> (name, value) pairs, values read as Python literals (0.1, None, True).
+    UsageError for a string without '='."""
+    pairs = []
+    for option in options:
+        name, sep, text = option.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--scene-options takes NAME=VALUE entries (e.g. obj_range=0.1), got {option!r}")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        pairs.append((name.strip(), value))
+    return tuple(pairs)
 
-    extra: further (field, value) overrides; None values are skipped; a field the scene lacks is
-    an error."""
+
+def scene_config(scene: SceneSettings, num_envs: int) -> Any:
+    """The scene's own config with these settings applied; UsageError for a bad value or option."""
     try:
-        return residual_env.scene_config(scene, num_envs, engine, dr, extra)
+        return residual_env.scene_config(scene.scene, num_envs, scene.engine, scene.dr,
+                                         scene_options(scene.scene_options))
     except residual_env.ConfigFieldError as e:
-        raise UsageError(f"--{e.field.replace('_', '-')} does not apply to scene {scene!r}") from e
+        raise UsageError(f"--scene-options {e.field}=...: {e}") from e
     except ValueError as e:
         raise UsageError(str(e)) from e
+
+
+def build_env(config: RunConfig, groot: GrootBridge | None = None) -> EpisodeEnv:
+    """EpisodeEnv(ResidualTask(scene task, base)) of `config`, for one env (vmap for num_envs); with a
+    chunked base (GR00T) a `ResidualEpisodeEnv`, which plans after resets. The same config gives back
+    the same env object, so compiled functions keyed on it are reused (and a checkpoint loads once)."""
+    settings = config.groot if config.scene.base == "groot" else None
+    return _build(config.scene, config.algo.num_envs, config.residual.residual_penalty, settings, groot)
+
+
+def groot_export(config: RunConfig, groot: GrootBridge | None) -> GrootExport | None:
+    """What the export records about the GR00T base; None unless --base groot."""
+    if config.scene.base != "groot":
+        return None
+    return _need(groot).export_record(config.groot)
+
+
+def _need(groot: GrootBridge | None) -> GrootBridge:
+    if groot is None:
+        raise UsageError("--base groot needs the GR00T bridge; run it through train.residual_ppo / "
+                         "residual_sac (or pass groot=bridge.groot.planner)")
+    return groot
 
 
 @functools.lru_cache(maxsize=8)
-def build_residual_env(
-    scene: str, base: str, engine: str, num_envs: int, dr: bool, penalty: float,
-    extra: tuple[tuple[str, Any], ...] = (), groot: GrootSpec | None = None,
-) -> EpisodeEnv:
-    """EpisodeEnv(ResidualTask(scene task, base)) for one env (vmap for `num_envs`); with a chunked
-    base (--base groot, configured by `groot`) a `ResidualEpisodeEnv`, which plans after resets.
-
-    The same choices give back the same env object, so compiled functions keyed on it are reused
-    (and a GR00T checkpoint is loaded once)."""
-    config = scene_config(scene, num_envs, engine, dr, extra)
-    planner = None if groot is None else planner_factory(groot)
+def _build(scene: SceneSettings, num_envs: int, penalty: float, settings: GrootSettings | None,
+           groot: GrootBridge | None) -> EpisodeEnv:
+    scene_cfg = scene_config(scene, num_envs)
+    planner = None if settings is None else _need(groot).planner_factory(settings)
     try:
-        return residual_env.build_residual_env(scene, config, base, penalty, groot_planner=planner)
+        return residual_env.build_residual_env(scene.scene, scene_cfg, scene.base, penalty, groot_planner=planner)
     except ValueError as e:
         raise UsageError(str(e)) from e
 
 
-def export_spec(args: Any, env: EpisodeEnv, algo: str, hidden: tuple[int, ...], activation: str,
-                normalize_obs: bool, obs_clip: float | None, squash: str = "clip") -> ExportSpec:
+def export_spec(config: RunConfig, env: EpisodeEnv, algo: str, network: ExportNetwork,
+                groot: GrootExport | None = None) -> ExportSpec:
     """What the export says about a trained residual of `env` besides its weights (with --base groot,
-    the GR00T settings a deployment needs: checkpoint, data config, key map, n_action_steps, ...)."""
-    residual_task = env.task
-    inner = residual_task.task
-    names = tuple(getattr(inner, "action_names", tuple(f"a{i}" for i in range(env.action_size))))
-    ranges = tuple(getattr(inner, "action_ranges", ((-1.0, 1.0),) * env.action_size))
+    `groot`: the GR00T settings a deployment needs: checkpoint, data config, key map, ...)."""
+    spec = env.spec
     return ExportSpec(
-        scene=args.scene, base=args.base, algo=algo, hidden=tuple(hidden), activation=activation,
-        normalize_obs=normalize_obs, obs_clip=obs_clip,
-        obs_layout=tuple(residual_task.observation_layout), alpha=float(args.alpha),
-        act_scale=float(getattr(inner.config, "act_scale", getattr(inner.config, "action_scale", 1.0))),
-        joint_names=names, joint_ranges=ranges, squash=squash, groot=groot_export_of(args),
+        scene=config.scene.scene, base=config.scene.base, algo=algo, hidden=network.hidden,
+        activation=network.activation, normalize_obs=network.normalize_obs, obs_clip=network.obs_clip,
+        obs_layout=tuple(spec.obs_layout), alpha=float(config.residual.alpha),
+        act_scale=float(spec.action_scale), joint_names=tuple(spec.action_names),
+        joint_ranges=tuple(spec.action_ranges), squash=network.squash, groot=groot,
     )

@@ -21,11 +21,11 @@ from mjx_gr00t.envs.base import EpisodeEnv, State
 from mjx_gr00t.evaluation import format_table, run_episodes, summarise
 from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.residual import scale_residual
-from train import run_dir
-from train.loop import LoopResult
-from train.metrics_log import METRICS_FILE, plot_learning_curve
-
-from train.trained import PolicyFn
+from mjx_gr00t.export.format import write_json_atomic
+from mjx_gr00t.rl.algo import PolicyFn, PolicyParams
+from mjx_gr00t.runner.config import RunConfig
+from mjx_gr00t.runner.loop import LoopResult
+from mjx_gr00t.runner.metrics_log import METRICS_FILE, plot_learning_curve
 
 
 @functools.lru_cache(maxsize=16)
@@ -86,25 +86,27 @@ def evaluation_record(
 
 
 def finish_run(
-    out: str, env: EpisodeEnv, args: Any, policy_fn: PolicyFn, params: Any,
+    config: RunConfig, env: EpisodeEnv, policy_fn: PolicyFn, params: PolicyParams,
     export: Callable[[str], None], result: LoopResult,
 ) -> dict[str, Any]:
     """Evaluates, prints the table, writes summary.json, the export and the learning curve.
 
-    args: the trainer's Args (scene, base, alpha, eval_episodes, eval_seed). export(dir) writes
+    config: the run's (scene, base, alpha, eval_episodes, eval_seed, out). export(dir) writes
     the residual's weights to `dir`. result: the training loop's outcome (times, env steps).
     Returns the summary record. Every process evaluates (the episodes may span hosts); only
     process 0 writes files.
     """
-    record: dict[str, Any] = {"scene": args.scene, "base_name": args.base}
+    args, out = config.run, config.run.out
+    scene, base, alpha = config.scene.scene, config.scene.base, config.residual.alpha
+    record: dict[str, Any] = {"scene": scene, "base_name": base}
     baselines = {}
     if args.eval_episodes > 0:
         print(f"evaluating on {args.eval_episodes} held-out episodes (seed {args.eval_seed}) ...")
-        results = evaluate_policies(env, policy_fn, params, args.alpha, args.eval_episodes, args.eval_seed)
-        record = evaluation_record(args.scene, args.base, args.alpha, args.eval_episodes, args.eval_seed, results)
-        print(format_table({f"{args.base} base alone": results["base"],
-                            f"{args.base} + residual": results["residual"]}))
-        baselines = {f"{args.base} base alone (eval)": results["base"]["success_rate"],
+        results = evaluate_policies(env, policy_fn, params, alpha, args.eval_episodes, args.eval_seed)
+        record = evaluation_record(scene, base, alpha, args.eval_episodes, args.eval_seed, results)
+        print(format_table({f"{base} base alone": results["base"],
+                            f"{base} + residual": results["residual"]}))
+        baselines = {f"{base} base alone (eval)": results["base"]["success_rate"],
                      "base + residual (eval)": results["residual"]["success_rate"]}
     record.update({
         "wall_time_s": result.wall_time_s,
@@ -114,9 +116,9 @@ def finish_run(
     })
     if not is_main_process():
         return record
-    run_dir.write_json_atomic(os.path.join(out, "summary.json"), record)
+    write_json_atomic(os.path.join(out, "summary.json"), record)
     export(os.path.join(out, "export"))
     plot_learning_curve(os.path.join(out, METRICS_FILE), os.path.join(out, "learning_curve.png"),
-                        title=f"{args.scene}, base {args.base}", baselines=baselines)
+                        title=f"{scene}, base {base}", baselines=baselines)
     print(f"wrote {out}/summary.json, {out}/export/, {out}/learning_curve.png")
     return record

@@ -1,4 +1,4 @@
-"""The Python loop around a jitted `train_step`, shared by the PPO and SAC entry points.
+"""The Python loop around a jitted `train_step`, whichever algorithm made it.
 
 It restores a checkpoint for --resume (after checking the config), runs iterations with a
 progress bar and metrics log, checkpoints every `checkpoint_every` iterations, at the end and on
@@ -7,6 +7,7 @@ Ctrl-C, and honours --stop-after. Everything inside an iteration is the trainer'
 
 import contextlib
 import dataclasses
+import json
 import signal
 import sys
 import threading
@@ -16,18 +17,11 @@ from typing import Any
 
 import jax
 
-from mjx_gr00t.checkpoint import Checkpointer, ConfigMismatchError
-from train import run_dir
-from train.metrics_log import METRICS_FILE, MetricsLog, wall_time_at
-
-# Flags that may differ on --resume without changing what is being trained (where the GR00T base
-# runs, its server's address, and on how many torch threads, is a machine matter: a run may move).
-RESUME_MAY_CHANGE: tuple[str, ...] = (
-    "resume", "out", "overwrite", "wandb", "eval_episodes", "eval_seed", "eval_every", "eval_every_episodes",
-    "checkpoint_every",
-    "stop_after", "keep_checkpoints", "groot_device", "groot_torch_threads", "groot_server", "groot_timeout",
-)
-
+from mjx_gr00t.checkpoint import Checkpointer
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.runner import legacy, run_dir
+from mjx_gr00t.runner.config import RunConfig, as_json
+from mjx_gr00t.runner.metrics_log import METRICS_FILE, MetricsLog, wall_time_at
 
 @dataclasses.dataclass(frozen=True)
 class LoopResult:
@@ -47,51 +41,56 @@ class LoopResult:
         return self.steps_this_run / max(self.run_wall_time_s, 1e-9)
 
 
-def open_checkpoints(
-    out: str, algo: str, args: Any, saved_args: dict[str, Any], state: Any, total_iterations: int,
-    may_extend: tuple[str, ...] = (),
-) -> tuple[Checkpointer, Any]:
-    """The run's Checkpointer, and `state` restored from its latest step when args.resume.
+def open_checkpoints(out: str, algo: str, config: RunConfig, state: Any, total_iterations: int) -> tuple[Checkpointer, Any]:
+    """The run's Checkpointer, and `state` restored from its latest step when config.run.resume.
 
-    may_extend: further flags this trainer lets differ on --resume (SAC: "total_steps", which sets
-    nothing but the iteration count). A changed one is written back to run.json, so that a later
-    plain --resume keeps it, and the change is recorded there under "changed_on_resume".
-    UsageError, with run.json untouched, if the restored state is already past `total_iterations`."""
-    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=args.keep_checkpoints, config={"algo": algo, **saved_args})
-    if args.resume:
+    Each checkpoint holds {"algo", "identity": config.identity()}; resume compares it whole with the
+    current config's, a field the checkpoint lacks (added since) at its default
+    (`legacy.identity_of_checkpoint`, which also reads checkpoints written before RunConfig). UsageError, with run.json untouched, if the restored state is
+    already past `total_iterations`."""
+    identity = {"algo": algo, "identity": config.identity()}
+    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=config.run.keep_checkpoints, config=identity)
+    if config.run.resume:
         if ckpt.latest_step() is None:
-            raise run_dir.UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
-        try:
-            ckpt.check_config({"algo": algo, **saved_args}, ignore=RESUME_MAY_CHANGE + may_extend,
-                              defaults=_flag_defaults(args))
-        except ConfigMismatchError as e:
-            raise run_dir.UsageError(str(e)) from e
+            raise UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
+        saved = {"algo": algo, "identity": legacy.identity_of_checkpoint(algo, ckpt.saved_config())}
+        diffs = config_diffs(saved, identity)
+        if diffs:
+            raise UsageError(f"the config differs from the checkpoint in {out}/checkpoints ({'; '.join(diffs)}); "
+                             "resume with the saved settings, or start a new run with --out")
         try:
             state = ckpt.restore(state)
         except ValueError as e:
-            raise run_dir.UsageError(str(e)) from e
+            raise UsageError(str(e)) from e
         if int(state.iteration) > total_iterations:
             done = int(state.env_steps)
-            raise run_dir.UsageError(
-                f"--total-steps {args.total_steps:,} is below the {done:,} env steps this run has already "
+            raise UsageError(
+                f"--total-steps {config.run.total_steps:,} is below the {done:,} env steps this run has already "
                 f"taken; pass at least {done:,}")
         print(f"resumed {out} at iteration {int(state.iteration)}, {int(state.env_steps):,} env steps")
-        run_dir.record_resume_changes(out, {k: saved_args[k] for k in may_extend})
+        run_dir.record_resume_changes(out, as_json(saved_form(config)))
         run_dir.record_resume(out, int(state.env_steps))
     return ckpt, state
 
 
-def _flag_defaults(args: Any) -> dict[str, Any]:
-    """The default of every flag of `args` (a dataclass): a flag added after a checkpoint was
-    written matches it when left at its default."""
-    if not dataclasses.is_dataclass(args):
-        return {}
-    out = {}
-    for f in dataclasses.fields(args):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
+def saved_form(config: RunConfig) -> RunConfig:
+    """`config` as run.json keeps it: without the fields about one invocation (resume, stop_after, overwrite)."""
+    return dataclasses.replace(config, run=dataclasses.replace(config.run, resume=None, stop_after=None,
+                                                               overwrite=False))
+
+
+def config_diffs(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """'field: saved -> now' for every leaf that differs between two nested JSON records."""
+    a, b = flatten(saved), flatten(json.loads(json.dumps(now)))
+    return [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
+            if a.get(k, "(absent)") != b.get(k, "(absent)")]
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        out.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
     return out
 
 
@@ -123,17 +122,18 @@ def ctrl_c_requests() -> Iterator[threading.Event]:
 
 
 def run_loop(
-    algo: str, args: Any, ckpt: Checkpointer, state: Any,
+    algo: str, config: RunConfig, ckpt: Checkpointer, state: Any,
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
     total_iterations: int, evaluate: Callable[[Any], dict[str, float]] | None = None,
 ) -> LoopResult:
     """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
-    The run directory is args.out; wandb's config is the run's args as run.json holds them.
+    The run directory is config.run.out; wandb's config is the resolved config as run.json holds it.
 
     evaluate(state) -> metrics runs every --eval-every iterations (if > 0), before the first iteration
     of a new run and after the last one, off the training clock: its time is logged as eval/wall_s
     and left out of time/wall_s and of the returned wall times."""
-    out, saved_args = args.out, run_dir.args_dict(args)
+    args = config.run
+    out, saved = args.out, as_json(saved_form(config))
     start = time.perf_counter()
     first_steps = int(state.env_steps)
     wall_before = wall_time_at(f"{out}/{METRICS_FILE}", first_steps) if args.resume else 0.0
@@ -141,8 +141,8 @@ def run_loop(
     if args.stop_after is not None:
         stop_at = min(stop_at, int(state.iteration) + args.stop_after)
     resume_hint = f"python -m train.residual_{algo} --resume {out}"
-    with MetricsLog(out, args.wandb, "mjx-gr00t", saved_args, total_steps=total_iterations * steps_per_iteration,
-                    initial_steps=first_steps, name=f"{algo}-{args.scene}-{args.base}",
+    with MetricsLog(out, args.wandb, "mjx-gr00t", saved, total_steps=total_iterations * steps_per_iteration,
+                    initial_steps=first_steps, name=f"{algo}-{config.scene.scene}-{config.scene.base}",
                     initial_wall_s=wall_before) as log, \
             ctrl_c_requests() as ctrl_c:
         evaluating = evaluate is not None and args.eval_every > 0

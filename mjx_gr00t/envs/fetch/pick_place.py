@@ -1,14 +1,15 @@
 """FetchPickAndPlace-like: grasp the cube and bring it to a goal, raised off the table half the time.
 
 Observation (31,) = [observation (25), achieved_goal = object_pos (3), desired_goal (3)]. See
-`fetch.py`.
+the package docstring.
 """
 
 import dataclasses
 from typing import ClassVar
 
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.envs.fetch import FetchConfig, make_env
+from mjx_gr00t.envs.fetch.config import FetchConfig
+from mjx_gr00t.envs.fetch.task import make_env
 
 
 @dataclasses.dataclass(frozen=True)

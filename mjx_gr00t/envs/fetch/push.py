@@ -2,14 +2,15 @@
 
 The fingers are held closed and the gripper action is ignored; the gripper starts low
 (gripper_extra_height 0). Observation (31,) = [observation (25), achieved_goal = object_pos (3),
-desired_goal (3)]. See `fetch.py`.
+desired_goal (3)]. See the package docstring.
 """
 
 import dataclasses
 from typing import ClassVar
 
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.envs.fetch import FetchConfig, make_env
+from mjx_gr00t.envs.fetch.config import FetchConfig
+from mjx_gr00t.envs.fetch.task import make_env
 
 
 @dataclasses.dataclass(frozen=True)

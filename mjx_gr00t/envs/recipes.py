@@ -1,0 +1,64 @@
+"""Named recipes: the tuned runs behind the README's results, as data.
+
+A recipe is `<scene>/<base>/<algo>[/<variant>]`: the scene, the base, the algorithm and the flat settings
+(`mjx_gr00t.runner.config.flat_paths` names: num_envs, learning_rate, total_steps, ...) that differ
+from the algorithm's config defaults. `python -m train.residual_ppo --recipe NAME` starts from one;
+flags given after it win. Scenes register theirs (`registry.register(..., recipes=...)`).
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A named run: flat settings over the algorithm's defaults, and the result it stands behind."""
+
+    algo: str
+    base: str
+    settings: Mapping[str, Any]
+    result: str = ""
+    """What it measured, and where that is recorded."""
+
+
+_PPO = {"num_envs": 256, "total_steps": 3_000_000, "unroll_length": 16, "num_minibatches": 8, "update_epochs": 2,
+        "learning_rate": 6e-4, "lr_schedule": "linear", "gamma": 0.98, "init_log_std": -1.6, "checkpoint_every": 20,
+        "keep_checkpoints": 3}
+_PPO_RECORD = "benchmarks/results/residual_ppo_paper_square_cpu2.json"
+
+PAPER_SQUARE: dict[str, Recipe] = {
+    "ik/ppo": Recipe(algo="ppo", base="ik", settings=_PPO,
+                     result=f"IK base 40.6 % -> 85.5 % in 11.2 min on 2 CPU cores ({_PPO_RECORD})"),
+    "ik/ppo/log_std_-1": Recipe(algo="ppo", base="ik", settings={**_PPO, "init_log_std": -1.0},
+                                result=f"83.6 %, the previous default ({_PPO_RECORD})"),
+    "ik/ppo/log_std_-1_constant_lr": Recipe(
+        algo="ppo", base="ik", settings={**_PPO, "init_log_std": -1.0, "lr_schedule": "constant"},
+        result=f"75.4 % ({_PPO_RECORD})"),
+    "ik/ppo/log_std_-2": Recipe(algo="ppo", base="ik", settings={**_PPO, "init_log_std": -2.0},
+                                result=f"78.9 % ({_PPO_RECORD})"),
+    "ik/ppo/4_epochs": Recipe(
+        algo="ppo", base="ik",
+        settings={**_PPO, "init_log_std": -1.0, "update_epochs": 4, "learning_rate": 3e-4, "lr_schedule": "constant"},
+        result=f"85.2 % in 15.8 min ({_PPO_RECORD})"),
+}
+
+_SAC = {"num_envs": 32, "total_steps": 640_000, "steps_per_iteration": 8, "utd_ratio": 0.25, "batch_size": 256,
+        "buffer_capacity": 400_000, "actor_learning_rate": 3e-4, "critic_learning_rate": 3e-4,
+        "alpha_learning_rate": 3e-4, "gamma": 0.98, "tau": 0.005, "warmup_steps": 10_000, "her": True, "her_k": 4,
+        "checkpoint_every": 100, "keep_checkpoints": 2}
+
+FETCH_PUSH: dict[str, Recipe] = {
+    "zero/sac": Recipe(algo="sac", base="zero", settings=_SAC,
+                       result="98.0 % in 33.4 min (benchmarks/results/residual_sac_fetch_cpu2.json)"),
+}
+
+FETCH_PICK_PLACE: dict[str, Recipe] = {
+    "script/sac": Recipe(
+        algo="sac", base="script",
+        settings={**_SAC, "alpha": 0.5, "residual_apply_start": 0.5, "warmup_steps": 5000, "total_steps": 150_000},
+        result="scripted base 98.0 % -> 99.2 % in 6.4 min (benchmarks/results/residual_sac_fetch_cpu2.json)"),
+    "zero/sac": Recipe(
+        algo="sac", base="zero", settings={**_SAC, "total_steps": 2_000_000, "buffer_capacity": 1_000_000},
+        result="100.0 % in 132 min, 75.8 % at 1.5 M steps (benchmarks/results/residual_sac_fetch_cpu2.json)"),
+}
