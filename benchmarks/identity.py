@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+from mjx_gr00t.machine import machine, machine_line
+
 JOBS: dict[str, list[str]] = {
     "ppo_default_20": ["train.residual_ppo", "--stop-after", "20"],
     "sac_her_fetch_push_40": ["train.residual_sac", "--stop-after", "40", "--warmup-steps", "2048"],
@@ -63,7 +65,7 @@ def run_jobs() -> dict:
 def compare(a: dict, b: dict) -> list[str]:
     """Differences between two records, one line each (empty: identical)."""
     diffs = []
-    for name in sorted(set(a) | set(b)):
+    for name in sorted((set(a) | set(b)) - {"meta"}):
         if name not in a or name not in b:
             diffs.append(f"{name}: only in one record")
             continue
@@ -79,6 +81,8 @@ def main() -> None:
     p.add_argument("--compare", help="an earlier record to compare with; exit 1 on any difference")
     args = p.parse_args()
     record = run_jobs()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    record["meta"] = {"machine": machine_line(machine()), "commit": commit, "compared_with": args.compare}
     with open(args.out, "w") as f:
         json.dump(record, f, indent=1)
     if args.compare:
