@@ -123,7 +123,7 @@ def test_groot_without_model_is_a_clear_error(tmp_path) -> None:
 
 
 def test_groot_on_a_fetch_scene_is_a_clear_error(tiny_dir: str, tmp_path) -> None:
-    with pytest.raises(SystemExit, match="GR00T cannot drive"):
+    with pytest.raises(SystemExit, match=r"--base groot is GR00T driving the SO-101 arm.s joint targets; scene .fetch_push. has --base script"):
         residual_sac.main(["--scene", "fetch_push", "--base", "groot", "--groot.model", tiny_dir,
                            "--out", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()

@@ -47,16 +47,8 @@ from mjx_gr00t.residual import combine
 from mjx_gr00t.rl import replay
 from mjx_gr00t.rl.networks import normalize_obs
 from mjx_gr00t.rl.replay import ReplayBuffer, Transition
-from mjx_gr00t.rl.rollout import (
-    Env,
-    NormalizerState,
-    RolloutStats,
-    env_steps_float,
-    reset_envs,
-    rollout_metrics,
-    strong,
-    zero_env_steps,
-)
+from mjx_gr00t.rl.rollout import Env, NormalizerState, RolloutStats, env_steps_float, reset_envs
+from mjx_gr00t.rl.rollout import rollout_metrics, strong, zero_env_steps
 from mjx_gr00t.rl.sac_config import Schedule, SACConfig, make_networks
 from mjx_gr00t.rl.sac_learner import Learner, env_action, goal_rebase, init_learner, make_learner_step
 from mjx_gr00t.rl.sac_losses import tanh_gaussian_sample

@@ -44,12 +44,14 @@ class LoopResult:
 def open_checkpoints(out: str, algo: str, config: RunConfig, state: Any, total_iterations: int) -> tuple[Checkpointer, Any]:
     """The run's Checkpointer, and `state` restored from its latest step when config.run.resume.
 
-    Each checkpoint holds {"algo", "identity": config.identity()}; resume compares it whole with the
-    current config's, a field the checkpoint lacks (added since) at its default
-    (`legacy.identity_of_checkpoint`, which also reads checkpoints written before RunConfig). UsageError, with run.json untouched, if the restored state is
-    already past `total_iterations`."""
+    Each checkpoint holds {"algo", "identity": config.identity(), "config": the resolved config as
+    run.json has it}. Resume compares the identity whole with the current config's, a field the
+    checkpoint lacks (added since) at its default (`legacy.identity_of_checkpoint`, which also reads
+    checkpoints written before RunConfig). UsageError, with run.json untouched, if the restored
+    state is already past `total_iterations`."""
     identity = {"algo": algo, "identity": config.identity()}
-    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=config.run.keep_checkpoints, config=identity)
+    ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=config.run.keep_checkpoints,
+                        config={**identity, "config": as_json(saved_form(config))})
     if config.run.resume:
         if ckpt.latest_step() is None:
             raise UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
