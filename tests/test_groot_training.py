@@ -50,6 +50,14 @@ def _flags(tiny_dir: str) -> list[str]:
             "--engine", "c", "--checkpoint-every", "1", "--wandb", "disabled", "--eval-episodes", "0"]
 
 
+@pytest.fixture(scope="module")
+def straight(tiny_dir: str, tmp_path_factory: pytest.TempPathFactory):
+    """A complete run of `_flags` (2 iterations, in-process model), shared by the module's tests."""
+    out = tmp_path_factory.mktemp("groot_runs") / "straight"
+    residual_ppo.main([*_flags(tiny_dir), "--out", str(out)])
+    return out
+
+
 def _saved(tiny_dir: str, out) -> tuple[int, object]:
     config = resolve(cli.parse("ppo", [*_flags(tiny_dir), "--out", str(out)]), "ppo")
     env = build_env(config, groot=planner)
@@ -62,9 +70,8 @@ def _saved(tiny_dir: str, out) -> tuple[int, object]:
 
 
 @pytest.mark.slow
-def test_ppo_with_groot_base_runs_resumes_exactly_and_evaluates(tiny_dir: str, tmp_path) -> None:
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    residual_ppo.main([*_flags(tiny_dir), "--out", str(straight)])
+def test_ppo_with_groot_base_runs_resumes_exactly_and_evaluates(tiny_dir: str, straight, tmp_path) -> None:
+    resumed = tmp_path / "resumed"
     assert (straight / "summary.json").exists()
     records = read_metrics(str(straight / "metrics.jsonl"))
     assert [r["env_steps"] for r in records] == [8, 16]
@@ -143,19 +150,18 @@ def test_bad_checkpoints_are_clear_errors(tiny_dir: str, tmp_path, monkeypatch) 
 
 
 @pytest.mark.slow
-def test_trainer_over_the_server_trains_as_in_process(server: tuple[subprocess.Popen, str], tiny_dir: str,
+def test_trainer_over_the_server_trains_as_in_process(server: tuple[subprocess.Popen, str], straight,
                                                       tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`train.residual_ppo --base groot --groot.server ADDR` (token from $GROOT_API_TOKEN) logs the same
-    losses and returns as the same run with the model in-process (--groot.model)."""
+    losses and returns as the same run with the model in-process (--groot.model: `straight`)."""
     from train import residual_ppo
 
     monkeypatch.setenv("GROOT_API_TOKEN", TOKEN)
     flags = ["--base", "groot", "--num-envs", "2", "--unroll-length", "4", "--num-minibatches", "2",
              "--update-epochs", "1", "--policy-hidden", "16", "--value-hidden", "16", "--total-steps", "16", "--engine", "c",
              "--wandb", "disabled", "--eval-episodes", "0", "--groot.timeout", "120"]
-    residual_ppo.main([*flags, "--groot.model", tiny_dir, "--out", str(tmp_path / "local")])
     residual_ppo.main([*flags, "--groot.server", server[1], "--out", str(tmp_path / "served")])
-    local, served = (read_metrics(str(tmp_path / d / "metrics.jsonl")) for d in ("local", "served"))
+    local, served = (read_metrics(str(d / "metrics.jsonl")) for d in (straight, tmp_path / "served"))
     assert len(local) == len(served) == 2
     for a, b in zip(local, served):
         assert b["groot/queries"] >= 1

@@ -33,13 +33,18 @@ def trained_like():
     return env, config, state
 
 
-def test_a_numpy_policy_scores_as_the_runner_scores_ours(trained_like):
+@pytest.fixture(scope="module")
+def evaluator() -> HeldOutEvaluator:
+    """One evaluator for the module: its rollout compiles once (every call reuses it)."""
+    return HeldOutEvaluator(TASK, episodes=8, seed=123)
+
+
+def test_a_numpy_policy_scores_as_the_runner_scores_ours(trained_like, evaluator):
     env, config, state = trained_like
     algo = algos.get("ppo")
     policy_fn = algo.policy_fn(config.algo)
     ours = periodic_evaluator(env, policy_fn, algo.inference_params, lambda s: 1.0, 8, 123)(state)
     assert task_of(config) == TASK
-    evaluator = HeldOutEvaluator(TASK, episodes=8, seed=123)
     assert evaluator.env is env, "the same task gives the very env object the trainer evaluates on"
     jitted = jax.jit(policy_fn)
     params = algo.inference_params(state)
@@ -48,8 +53,7 @@ def test_a_numpy_policy_scores_as_the_runner_scores_ours(trained_like):
     assert peer["mean_return"] == pytest.approx(ours["eval/mean_return"], rel=1e-4, abs=1e-4)
 
 
-def test_the_base_alone_and_a_zero_policy_agree_and_bad_shapes_are_named(trained_like):
-    evaluator = HeldOutEvaluator(TASK, episodes=8, seed=123)
+def test_the_base_alone_and_a_zero_policy_agree_and_bad_shapes_are_named(trained_like, evaluator):
     zero = evaluator(lambda obs: np.zeros((obs.shape[0], 6), np.float32))
     base = evaluator(lambda obs: np.ones((obs.shape[0], 6), np.float32), alpha=0.0)
     assert zero["success_rate"] == base["success_rate"]

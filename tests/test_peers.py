@@ -9,6 +9,7 @@ import importlib.util
 import inspect
 import json
 import os
+import shlex
 
 import pytest
 
@@ -88,8 +89,27 @@ def test_fetch_part(tmp_path) -> None:
     assert f"{fetch['ratio_ours_vs_peer']:.1f}x" in table and f"{cost:.1f}x" in table
 
 
+@pytest.fixture
+def one_evaluator_per_task(monkeypatch) -> None:
+    """benchmarks.heldout.HeldOutEvaluator made once per (task, episodes, seed) in the test: the
+    part, its reanalysis and its rerun from the run dir score on the same episodes, so their
+    rollout compiles once (each new evaluator would compile its own)."""
+    from benchmarks import heldout
+
+    made: dict[tuple[str, int, int], heldout.HeldOutEvaluator] = {}
+    real = heldout.HeldOutEvaluator
+
+    def shared(task: dict, episodes: int, seed: int) -> heldout.HeldOutEvaluator:
+        key = (json.dumps(task, sort_keys=True), episodes, seed)
+        if key not in made:
+            made[key] = real(task, episodes=episodes, seed=seed)
+        return made[key]
+
+    monkeypatch.setattr(heldout, "HeldOutEvaluator", shared)
+
+
 @pytest.mark.slow
-def test_sb3_part(tmp_path) -> None:
+def test_sb3_part(tmp_path, one_evaluator_per_task) -> None:
     """Seed-style SB3 (plain and VecNormalize) for ~512 steps and our PPO for 512, scored by one
     held-out evaluator; then the same from the run directory, and the run dirs it must refuse."""
     written, table = _run(tmp_path, "--parts", "sb3", "--ours-out", str(tmp_path / "ours"))
@@ -128,8 +148,10 @@ def test_sb3_part(tmp_path) -> None:
     # Reanalysed from the JSON alone, the comparisons come out the same, and the rerun is recorded.
     redone = peers.main(["--reanalyse", str(tmp_path / "peers.json")])
     assert redone["parts"]["sb3"]["comparisons"] == sb3["comparisons"] and len(redone["reanalysed"]) == 1
-    # The same comparison again from the run directory just made (--ours), without retraining ours.
-    again, _ = _run(tmp_path, "--parts", "sb3", "--ours", str(tmp_path / "ours"), "--sb3-configs", "plain")
+    # The same comparison again from the run directory just made (--ours), without retraining ours
+    # (SB3 here for one rollout of 16 steps x 4 envs: only our side is checked).
+    again, _ = _run(tmp_path, "--parts", "sb3", "--ours", str(tmp_path / "ours"), "--sb3-configs", "plain",
+                    "--sb3-max-steps", "64", "--sb3-n-steps", "16")
     assert again["parts"]["sb3"]["ours"]["made_here"] is False
     assert again["parts"]["sb3"]["ours"]["heldout_curve"] == ours["heldout_curve"]
 
@@ -138,12 +160,16 @@ def test_sb3_part_refuses_resumed_runs_and_runs_without_metrics(tmp_path) -> Non
     from mjx_gr00t.runner import cli, run_dir
 
     out = tmp_path / "ours"
-    flags = ["--num-envs", "4", "--unroll-length", "4", "--policy-hidden", "8", "--value-hidden", "8",
-             "--total-steps", "32", "--engine", "c", "--wandb", "disabled", "--eval-episodes", "0", "--out", str(out)]
+    # The task and PPO settings of the sb3 part's --quick run (test_sb3_part), without --eval-every:
+    # in the same process its compiled PPO step is reused. One iteration, then one more resumed.
+    q = peers.QUICK
+    flags = ["--scene", "paper_square", "--base", q.base, "--dr", "--engine", q.engine, "--num-envs",
+             str(q.ours_num_envs), "--total-steps", str(q.ours_total_steps), *shlex.split(q.ours_flags),
+             "--wandb", "disabled", "--eval-episodes", "0", "--out", str(out)]
     cli.main("ppo", [*flags, "--stop-after", "1"])
     with pytest.raises(UsageError, match="no held-out evaluations.*--eval-every"):
         peers.main(["--quick", "--parts", "sb3", "--ours", str(out), "--out", str(tmp_path / "x")])
-    cli.main("ppo", ["--resume", str(out), "--eval-episodes", "0"])
+    cli.main("ppo", ["--resume", str(out), "--eval-episodes", "0", "--stop-after", "1"])
     with pytest.raises(UsageError, match="was resumed .*trained in one go"):
         peers.main(["--quick", "--parts", "sb3", "--ours", str(out), "--out", str(tmp_path / "x")])
     empty = tmp_path / "empty"

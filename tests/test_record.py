@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from bridge.groot import planner
 from train import record, residual_ppo
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.runner.finish import residual_act
@@ -34,7 +35,7 @@ def run(tmp_path_factory) -> str:
 def gl(run) -> None:
     """Skips, saying why and how to fix it, where no OpenGL backend works."""
     try:
-        render.renderer_for_env(load_trained(run).env, height=8, width=8).close()
+        render.renderer_for_env(load_trained(run, groot=planner).env, height=8, width=8).close()
     except render.RenderBackendError as e:
         pytest.skip(f"no rendering backend on this machine: {e}")
 
@@ -52,7 +53,8 @@ def test_video_is_front_beside_wrist_for_every_policy_step(run, gl, tmp_path):
     assert frames.shape == (2 * STEPS, SIZE, 2 * SIZE, 3) and frames.dtype == np.uint8
 
     # The first frame of each episode shows its initial state: front on the left, wrist on the right.
-    trained = load_trained(run)
+    # Loaded as train.record loads it (groot=planner): the same env object, so its rollout is reused.
+    trained = load_trained(run, groot=planner)
     qpos = record.rollout(trained.env, residual_act(trained.policy_fn),
                           (trained.params, jnp.float32(trained.config.residual.alpha)), 2, 1_000_000, STEPS).qpos
     with render.renderer_for_env(trained.env, height=SIZE, width=SIZE) as r:

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from bridge.groot import planner
 from bridge.residual_torch import ResidualPolicy
 from mjx_gr00t.checkpoint import Checkpointer
 from train import evaluate as evaluate_cli
@@ -36,7 +37,7 @@ def _run(out, *extra):
 
 def _saved(out):
     config = resolve(cli.parse("sac", [*TINY, "--out", str(out)]), "sac")
-    env = build_env(config)
+    env = build_env(config, groot=planner)  # the env object (and compiled init) the CLI trained with
     target = algos.get("sac").init(config.algo, env, jax.random.PRNGKey(config.seed))
     with Checkpointer(f"{out}/checkpoints", read_only=True) as ckpt:
         state = ckpt.restore(target)
@@ -66,7 +67,7 @@ def test_full_run_writes_every_output(full_run):
 
 def test_export_matches_the_jax_policy(full_run):
     out, _ = full_run
-    trained = load_trained(str(out))
+    trained = load_trained(str(out), groot=planner)  # as the CLI loads it: its compiled init is reused
     torch = pytest.importorskip("torch")
     module = ResidualPolicy.from_export(str(out / "export"))
     obs = np.random.default_rng(0).normal(size=(1000, trained.env.observation_size)).astype(np.float32)
