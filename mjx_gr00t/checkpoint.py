@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
@@ -32,8 +33,11 @@ log = logging.getLogger(__name__)
 
 
 def _quiet_orbax(record: logging.LogRecord) -> bool:
-    """Drops orbax's chatty INFO records (dozens per save) from the absl logger; keeps warnings."""
-    return record.levelno >= logging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+    """Drops orbax's chatty INFO records (dozens per save) from the absl logger, and its warnings that
+    a read-only Checkpointer is read-only; keeps other warnings."""
+    if f"{os.sep}orbax{os.sep}" not in record.pathname:
+        return True
+    return record.levelno >= logging.WARNING and "read only" not in record.getMessage().replace("_", " ")
 
 
 logging.getLogger("absl").addFilter(_quiet_orbax)
@@ -74,6 +78,17 @@ def _flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, An
         nested = isinstance(value, Mapping) and value
         flat.update(_flatten_config(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value})
     return flat
+
+
+def _like(target: Any, restored: Any) -> Any:
+    """`restored` placed as `target` was: a NumPy scalar for a NumPy scalar, and an uncommitted array
+    for an uncommitted one (orbax commits every array it restores to a device, and a jitted function
+    called with committed arrays where it was first called with uncommitted ones compiles again)."""
+    if isinstance(target, np.generic):
+        return restored[()]
+    if isinstance(target, jax.Array) and not target.committed:
+        return jnp.asarray(np.asarray(restored))
+    return restored
 
 
 def _path_str(keypath: tuple[Any, ...]) -> str:
@@ -139,7 +154,7 @@ class Checkpointer:
             self._check_writable()
         self._names = _CompleteStepsFormat()
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep,
+            max_to_keep=None if read_only else max_to_keep,
             enable_async_checkpointing=False,
             create=not read_only,
             read_only=read_only,
@@ -241,7 +256,7 @@ class Checkpointer:
             raise ValueError(f"cannot restore {self.directory} step {step} into the target: {e}") from e
         # Orbax restores with the target's tree structure; NumPy scalars come back as 0-d arrays.
         out = zip(leaves, jax.tree.leaves(restored), strict=True)
-        return jax.tree.unflatten(treedef, [r[()] if isinstance(t, np.generic) else r for t, r in out])
+        return jax.tree.unflatten(treedef, [_like(t, r) for t, r in out])
 
     def saved_config(self, step: int | None = None) -> dict[str, Any]:
         """The config saved with `step` (default: latest complete step)."""

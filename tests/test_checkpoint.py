@@ -90,6 +90,30 @@ def test_round_trip_is_bitwise(tmp_path: Path) -> None:
         assert_bitwise_equal(ck.restore(abstract), state)
 
 
+def test_restored_state_does_not_recompile_a_jitted_step(tmp_path: Path) -> None:
+    """Restored arrays are placed as the target's were (uncommitted), so resume reuses the compile."""
+    compiles = []
+
+    @jax.jit
+    def step(s: TrainState) -> jax.Array:
+        compiles.append(1)
+        return s.params["w"].sum() + s.norm.mean.sum() + s.step
+
+    fresh = make_state(1)
+    step(fresh)
+    with Checkpointer(tmp_path, config=CONFIG) as ck:
+        ck.save(1, make_state(2))
+        restored = ck.restore(fresh)
+    assert not any(x.committed for x in jax.tree.leaves(restored) if isinstance(x, jax.Array))
+    step(restored)
+    assert len(compiles) == 1
+    # A target placed explicitly on a device keeps that placement.
+    placed = jax.tree.map(lambda x: jax.device_put(x, jax.devices()[0]) if isinstance(x, jax.Array) else x, fresh)
+    with Checkpointer(tmp_path, config=CONFIG) as ck:
+        again = ck.restore(placed)
+    assert all(x.committed for x in jax.tree.leaves(again) if isinstance(x, jax.Array))
+
+
 def test_restore_specific_step_and_pruning(tmp_path: Path) -> None:
     with Checkpointer(tmp_path, max_to_keep=2, config=CONFIG) as ck:
         for step in (1, 2, 3):

@@ -46,9 +46,14 @@ def test_a_legacy_run_resumes_to_the_end(tmp_path):
     assert (run / "export" / "residual.json").exists()
 
 
-def test_a_changed_legacy_run_says_what_differs(tmp_path):
+def test_a_changed_legacy_run_says_what_differs(tmp_path, monkeypatch):
+    from mjx_gr00t.runner import run as runner_run
     from train import residual_ppo
 
+    def never(*_: object) -> None:
+        raise AssertionError("a resume that will be refused builds (and compiles) nothing")
+
+    monkeypatch.setattr(runner_run, "build_env", never)
     run = tmp_path / "legacy"
     shutil.copytree(LEGACY_RUN, run)
     with pytest.raises(SystemExit, match=r"algo.gamma: 0.98 -> 0.9"):

@@ -53,13 +53,7 @@ def open_checkpoints(out: str, algo: str, config: RunConfig, state: Any, total_i
     ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=config.run.keep_checkpoints,
                         config={**identity, "config": as_json(saved_form(config))})
     if config.run.resume:
-        if ckpt.latest_step() is None:
-            raise UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
-        saved = {"algo": algo, "identity": legacy.identity_of_checkpoint(algo, ckpt.saved_config())}
-        diffs = config_diffs(saved, identity)
-        if diffs:
-            raise UsageError(f"the config differs from the checkpoint in {out}/checkpoints ({'; '.join(diffs)}); "
-                             "resume with the saved settings, or start a new run with --out")
+        check_resume(out, algo, config)
         try:
             state = ckpt.restore(state)
         except ValueError as e:
@@ -73,6 +67,21 @@ def open_checkpoints(out: str, algo: str, config: RunConfig, state: Any, total_i
         run_dir.record_resume_changes(out, as_json(saved_form(config)))
         run_dir.record_resume(out, int(state.env_steps))
     return ckpt, state
+
+
+def check_resume(out: str, algo: str, config: RunConfig) -> None:
+    """UsageError unless `out`/checkpoints has a complete step written with `config`'s identity (see
+    open_checkpoints). Cheap: it reads JSON only, so train() calls it before building anything."""
+    with Checkpointer(f"{out}/checkpoints", read_only=True) as ckpt:
+        step = ckpt.latest_step()
+        saved_config = None if step is None else ckpt.saved_config(step)
+    if saved_config is None:
+        raise UsageError(f"--resume {out!r} has no complete checkpoint to resume from")
+    saved = {"algo": algo, "identity": legacy.identity_of_checkpoint(algo, saved_config)}
+    diffs = config_diffs(saved, {"algo": algo, "identity": config.identity()})
+    if diffs:
+        raise UsageError(f"the config differs from the checkpoint in {out}/checkpoints ({'; '.join(diffs)}); "
+                         "resume with the saved settings, or start a new run with --out")
 
 
 def saved_form(config: RunConfig) -> RunConfig:

@@ -24,7 +24,7 @@ from mjx_gr00t.runner.build import GrootBridge, build_env, groot_export
 from mjx_gr00t.runner.config import RunConfig, as_json
 from mjx_gr00t.runner.export import write_run_export
 from mjx_gr00t.runner.finish import finish_run, periodic_evaluator
-from mjx_gr00t.runner.loop import open_checkpoints, run_loop, saved_form
+from mjx_gr00t.runner.loop import check_resume, open_checkpoints, run_loop, saved_form
 from mjx_gr00t.runner.recipes import resolve, total_iterations
 
 
@@ -71,6 +71,9 @@ def train(config: RunConfig, algo_name: str, groot: GrootBridge | None = None) -
     scene, base = config.scene.scene, config.scene.base
     out = config.run.resume or config.run.out or run_dir.default_out(algo.name, scene, base)
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, out=out))
+    if config.run.resume:  # refuse a run that cannot be resumed before compiling anything
+        run_dir.prepare_out(out, algo.name, {}, resume=True, overwrite=False)
+        check_resume(out, algo.name, config)
     env = build_env(config, groot)  # before the run dir is written: a bad --groot.model writes nothing
     try:
         algo.check(config.algo, env)
