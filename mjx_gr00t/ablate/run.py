@@ -87,7 +87,8 @@ def run(settings: AblationSettings) -> dict[str, Any]:
     t_eval = time.perf_counter()
     print(f"evaluating {grid.size} runs x {spec.episodes} held-out episodes, DR {spec.width}x as wide ...")
     policy_fn = algos.get("ppo").policy_fn(config)
-    params = PolicyParams(network=trained.state.policy_params, normalizer=trained.state.normalizer)
+    params = PolicyParams(network=trained.state.policy_params, normalizer=trained.state.normalizer,
+                          actor_indices=trained.state.actor_indices)
     cells, base = evaluate_grid(eval_env, policy_fn, params, settings.alpha, grid, spec)
     eval_s = time.perf_counter() - t_eval
 

@@ -18,8 +18,10 @@ from typing import Any
 from mjx_gr00t.bases.chunked import ChunkedJointBase, ChunkPlanner
 from mjx_gr00t.bases.fetch_script import FetchScriptBase
 from mjx_gr00t.bases.ik import IKPushBase
+from mjx_gr00t.bases.rig_drag import RigDragBase
 from mjx_gr00t.bases.zero import ZeroBase
 from mjx_gr00t.envs import registry
+from mjx_gr00t.envs.paper_rig import PaperRigTask
 from mjx_gr00t.residual import Base, CarryBase
 
 PlannerFactory = Callable[[Any], ChunkPlanner]
@@ -35,13 +37,13 @@ def _groot(task: Any, planner: PlannerFactory | None) -> CarryBase:
 
 BUILDERS: dict[str, Callable[[Any, PlannerFactory | None], Base | CarryBase]] = {
     "zero": lambda task, planner: ZeroBase(task.action_size),
-    "ik": lambda task, planner: IKPushBase(task),
+    "ik": lambda task, planner: RigDragBase(task) if isinstance(task, PaperRigTask) else IKPushBase(task),
     "script": lambda task, planner: FetchScriptBase(task),
     "groot": _groot,
 }
 WHAT: dict[str, str] = {
     "zero": "no base (plain RL)",
-    "ik": "the paper task's scripted push",
+    "ik": "the paper task's scripted push (on the rig: a fingertip drag)",
     "script": "the Fetch-like scenes' scripted controller",
     "groot": "GR00T driving the SO-101 arm's joint targets",
 }

@@ -16,6 +16,8 @@ from typing import Any
 from mjx_gr00t.envs import recipes as recipe_data
 from mjx_gr00t.envs.recipes import Recipe
 from mjx_gr00t.envs.base import EpisodeEnv
+from mjx_gr00t.envs.paper_rig import PaperRigTask
+from mjx_gr00t.envs.paper_rig_config import PaperRigConfig
 from mjx_gr00t.envs.paper_square import PaperSquareConfig, PaperSquareTask
 
 
@@ -94,6 +96,14 @@ def _build_paper_square(config: PaperSquareConfig) -> EpisodeEnv:
 
 register("paper_square", _build_paper_square, PaperSquareConfig(), bases=("ik", "zero", "groot"),
          recipes=recipe_data.PAPER_SQUARE)
+
+
+def _build_paper_rig(config: PaperRigConfig) -> EpisodeEnv:
+    return EpisodeEnv(PaperRigTask(config), config.episode_length)
+
+
+# The real rig's twin; it replaces paper_square once its contact physics passes (issue 15).
+register("paper_rig", _build_paper_rig, PaperRigConfig(), bases=("ik", "zero"))
 
 
 # Fetch-like goal-conditioned tasks.

@@ -92,6 +92,8 @@ class EnvSpec:
         Fetch: 0.05 m of gripper target). Actions themselves are in [-1, 1].
     policy_dt: seconds per policy step.
     goal: the goal layout and reward of a goal-conditioned env (HER); None otherwise.
+    critic_only: layout entries only the critic may read (asymmetric actor-critic): state a real
+        robot has no sensor for. The actor (and the export) reads `actor_indices` alone.
     """
 
     obs_layout: tuple[tuple[str, int], ...]
@@ -100,6 +102,7 @@ class EnvSpec:
     action_scale: float
     policy_dt: float
     goal: GoalSpec | None = None
+    critic_only: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         layout = tuple((str(name), int(size)) for name, size in self.obs_layout)
@@ -125,6 +128,12 @@ class EnvSpec:
                 raise ValueError(f"{field} must be finite and > 0, got {value}")
         if self.goal is not None:
             self._check_goal(self.goal)
+        object.__setattr__(self, "critic_only", tuple(str(n) for n in self.critic_only))
+        unknown = [n for n in self.critic_only if n not in dict(layout)]
+        if unknown:
+            raise ValueError(f"critic_only names {unknown}, which are not in the obs_layout {[n for n, _ in layout]}")
+        if len(set(self.critic_only)) == len(layout):
+            raise ValueError("critic_only covers the whole observation: the actor would read nothing")
 
     def _check_goal(self, goal: GoalSpec) -> None:
         n = self.observation_size
@@ -153,6 +162,25 @@ class EnvSpec:
     def policy_hz(self) -> float:
         """Policy steps per second, 1 / policy_dt."""
         return 1.0 / self.policy_dt
+
+    @property
+    def actor_layout(self) -> tuple[tuple[str, int], ...]:
+        """The layout entries the actor reads, in order (all but `critic_only`)."""
+        return tuple((n, s) for n, s in self.obs_layout if n not in self.critic_only)
+
+    @property
+    def actor_indices(self) -> tuple[int, ...]:
+        """Observation indices the actor reads, ascending; every index when nothing is critic-only."""
+        out: list[int] = []
+        for name, _ in self.actor_layout:
+            sl = self.obs_slice(name)
+            out.extend(range(sl.start, sl.stop))
+        return tuple(out)
+
+    @property
+    def actor_observation_size(self) -> int:
+        """How many observation entries the actor reads."""
+        return sum(size for _, size in self.actor_layout)
 
     def obs_slice(self, name: str) -> slice:
         """Where layout entry `name` sits in the flat observation; ValueError naming the entries when

@@ -51,7 +51,8 @@ class ExportSpec:
     obs_clip: float | None
     """Clip of the normalised observation (None: no clip); ignored without normalize_obs."""
     obs_layout: tuple[tuple[str, int], ...]
-    """(name, size) blocks of the observation in order; sizes sum to obs_dim."""
+    """(name, size) blocks of the policy's input in order; sizes sum to obs_dim. With an asymmetric
+    critic: the actor's entries alone (`EnvSpec.actor_layout`), the critic-only ones left out."""
     alpha: float
     """Residual scale used at deployment (the schedule's final value)."""
     act_scale: float

@@ -19,11 +19,13 @@ from mjx_gr00t.residual import AlphaSchedule
 
 @struct.dataclass
 class PolicyParams:
-    """What a deterministic residual policy needs at inference: its network weights and the
-    observation normaliser (brax running statistics)."""
+    """What a deterministic residual policy needs at inference: its network weights, the observation
+    normaliser (brax running statistics, over the whole observation) and, static, the observation
+    indices the actor reads (`networks.actor_input_indices`; None: all of them)."""
 
     network: Any
     normalizer: Any
+    actor_indices: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
 
 
 PolicyFn = Callable[[PolicyParams, jax.Array], jax.Array]
@@ -63,7 +65,8 @@ class Algo:
     a config the env cannot serve. init(config, env, key) -> TrainState (ValueError when it cannot be
     allocated). make_train_step(config, env, schedules) -> jitted `state -> (state, metrics)`.
     inference_params(state) -> PolicyParams. policy_fn(config) -> PolicyFn. export_params(config,
-    params, action_size) -> (the mean network's params, normaliser) in the export's layout.
+    params, action_size) -> (the mean network's params, normaliser sliced to the actor's entries) in
+    the export's layout.
     export_network(config) -> ExportNetwork. describe(config, env) -> a start-up line.
     applies_residual_stochastically: exploration may leave the residual out (residual_apply_*).
     """

@@ -4,6 +4,10 @@ The policy is a diagonal Gaussian: its mean comes from an MLP whose last layer c
 (so a residual policy initially adds nothing to its base), its log standard deviation is a learned
 vector that does not depend on the observation. The critic is a separate MLP with a scalar output.
 Both take observations of shape [..., obs_dim]; any leading batch dimensions are kept.
+
+Asymmetric actor-critic: where an env's spec marks entries `critic_only`, the actor reads only
+`actor_obs(indices, obs_n)`, the normalised observation at `actor_input_indices(spec)`; the critic
+reads all of it. One running normaliser covers the whole observation.
 """
 
 import math
@@ -12,7 +16,10 @@ from collections.abc import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from brax.training.acme import running_statistics
+
+from mjx_gr00t.envs.spec import EnvSpec
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -107,6 +114,35 @@ def normalize_obs(config: object, normalizer: running_statistics.RunningStatisti
     if not config.normalize_obs:
         return obs
     return running_statistics.normalize(obs, normalizer, max_abs_value=config.obs_clip)
+
+
+ActorIndices = tuple[int, ...] | None
+"""Observation indices the actor reads, ascending; None: all of them (no gather at all)."""
+
+
+def actor_input_indices(spec: EnvSpec) -> ActorIndices:
+    """`spec.actor_indices` where the spec has critic-only entries, else None (the actor reads the
+    whole observation, unchanged)."""
+    return spec.actor_indices if spec.critic_only else None
+
+
+def actor_obs(indices: ActorIndices, obs: jax.Array) -> jax.Array:
+    """What the actor reads: obs [..., D] -> [..., D_actor] at `indices`; obs itself when None."""
+    if indices is None:
+        return obs
+    return jnp.take(obs, np.asarray(indices, np.int32), axis=-1)
+
+
+def actor_normalizer(
+    normalizer: running_statistics.RunningStatisticsState, indices: ActorIndices
+) -> running_statistics.RunningStatisticsState:
+    """The running statistics of the actor's entries alone (mean, std, summed_variance [D_actor]);
+    the normaliser itself when `indices` is None."""
+    if indices is None:
+        return normalizer
+    take = lambda x: actor_obs(indices, x)  # noqa: E731
+    return normalizer.replace(mean=take(normalizer.mean), std=take(normalizer.std),
+                              summed_variance=take(normalizer.summed_variance))
 
 
 def gaussian_log_prob(x: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:

@@ -10,6 +10,8 @@ One `train_step` call = a rollout of `unroll_length` (T) steps on all `num_envs`
 observation-normaliser update with that rollout's observations, GAE over [T, B], and
 `update_epochs` x `num_minibatches` minibatch updates. The env is used per env and vmapped here:
 `env.reset(key) -> State`, `env.step(State, action) -> State` (see `mjx_gr00t.envs.base.State`).
+Where `env.spec` has critic-only entries, the policy reads only the normalised observation's actor
+entries (`networks.actor_obs`) and the value network all of it.
 
 Several devices: `init` and `make_train_step` take `mesh` (None: all of `jax.devices()`, see
 `mjx_gr00t.distributed`). The env axis B of the env state, the rollout and each minibatch is split
@@ -35,7 +37,8 @@ from jax.sharding import Mesh
 from mjx_gr00t import distributed
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import scale_residual
-from mjx_gr00t.rl.networks import gaussian_log_prob, gaussian_sample, normalize_obs
+from mjx_gr00t.rl.networks import ActorIndices, actor_input_indices, actor_obs, gaussian_log_prob, gaussian_sample
+from mjx_gr00t.rl.networks import normalize_obs
 from mjx_gr00t.rl.ppo_config import PPOConfig, learning_rate_schedule, make_networks, make_optimizer
 from mjx_gr00t.rl.ppo_losses import Minibatch, Params, PPOParams, compute_gae, ppo_loss
 from mjx_gr00t.rl.rollout import (
@@ -63,6 +66,8 @@ class TrainState:
     key: raw uint32 PRNG key (2,). iteration: () int32, completed `train_step` calls.
     env_steps: env steps taken so far as brax's two-uint32 `UInt64` (exact beyond 2^32);
         `int(state.env_steps)` gives a Python int.
+    actor_indices: static; the observation entries the policy reads (`networks.actor_input_indices`
+        of the env's spec; None: all).
     """
 
     policy_params: Params
@@ -73,6 +78,7 @@ class TrainState:
     key: jax.Array
     iteration: jax.Array
     env_steps: UInt64
+    actor_indices: ActorIndices = struct.field(pytree_node=False, default=None)
 
 
 @struct.dataclass
@@ -132,11 +138,12 @@ def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
 def _jitted_init(config: PPOConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
     policy, value = make_networks(config, env.action_size)
     optimizer = make_optimizer(config)
+    indices = actor_input_indices(env.spec)
 
     def _init(key: jax.Array) -> TrainState:
         key, k_policy, k_value, k_env = jax.random.split(key, 4)
         dummy_obs = jnp.zeros((env.observation_size,), jnp.float32)
-        policy_params = policy.init(k_policy, dummy_obs)
+        policy_params = policy.init(k_policy, actor_obs(indices, dummy_obs))
         value_params = value.init(k_value, dummy_obs)
         state = TrainState(
             policy_params=policy_params,
@@ -147,6 +154,7 @@ def _jitted_init(config: PPOConfig, env: Env, mesh: Mesh | None) -> Callable[[ja
             key=key,
             iteration=jnp.zeros((), jnp.int32),
             env_steps=zero_env_steps(),
+            actor_indices=indices,
         )
         return place_state(strong(state), mesh)
 
@@ -186,6 +194,10 @@ def _make_train_step(
     optimizer = make_optimizer(config)
     schedule = learning_rate_schedule(config)
     minibatch_size = config.batch_size // config.num_minibatches
+    indices = actor_input_indices(env.spec)
+    # The policy on the whole normalised obs [..., D]; policy.apply itself where it reads all of it.
+    policy_apply = policy.apply if indices is None else (
+        lambda params, obs_n: policy.apply(params, actor_obs(indices, obs_n)))
 
     def rollout(ts: TrainState, key: jax.Array) -> tuple[Transition, State, RolloutStats]:
         """T steps of all envs with the current policy and normaliser; transitions [T, B, ...]."""
@@ -194,7 +206,7 @@ def _make_train_step(
         def env_step(carry: RolloutCarry, step_key: jax.Array) -> tuple[RolloutCarry, Transition]:
             state = carry.env_state
             obs_n = normalize_obs(config, ts.normalizer, state.obs)
-            mean, log_std = policy.apply(ts.policy_params, obs_n)
+            mean, log_std = policy_apply(ts.policy_params, obs_n)
             actions = gaussian_sample(step_key, mean, log_std)
             env_actions = actions if alpha is None else scale_residual(actions, alpha)
             nxt = distributed.shard_axis(jax.vmap(env.step)(state, env_actions), mesh)
@@ -213,7 +225,7 @@ def _make_train_step(
         """One optimiser step on a minibatch ([M] samples)."""
         grad_fn = jax.value_and_grad(ppo_loss, has_aux=True)
         (_, aux), grads = grad_fn(
-            carry.params, batch, policy.apply, value.apply, config.clip_eps, config.value_clip_eps,
+            carry.params, batch, policy_apply, value.apply, config.clip_eps, config.value_clip_eps,
             config.entropy_coef, config.vf_coef,
         )
         updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
@@ -239,6 +251,9 @@ def _make_train_step(
         return jax.lax.scan(sgd_step, carry, shuffled)
 
     def train_step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        if ts.actor_indices != indices:
+            raise ValueError(f"this TrainState's actor reads observation entries {ts.actor_indices}, the "
+                             f"env's spec says {indices}; build the state with `init` for this env")
         ts = place_state(ts, mesh)
         key, k_rollout, k_epochs = jax.random.split(ts.key, 3)
         transitions, env_state, stats = rollout(ts, k_rollout)
@@ -250,7 +265,7 @@ def _make_train_step(
 
         # Old log-probs and values under the updated normaliser, so the first ratio is exactly 1.
         obs_n = norm(transitions.obs)
-        mean, log_std = policy.apply(ts.policy_params, obs_n)
+        mean, log_std = policy_apply(ts.policy_params, obs_n)
         old_log_probs = gaussian_log_prob(transitions.actions, mean, log_std)
         # Values of obs[0..T]: obs[T] is the obs after the last step (bootstraps non-done steps).
         obs_ext = jnp.concatenate([transitions.obs, env_state.obs[None]])
@@ -283,6 +298,7 @@ def _make_train_step(
             key=key,
             iteration=ts.iteration + 1,
             env_steps=ts.env_steps + config.batch_size,
+            actor_indices=indices,
         )
         new_ts = jax.tree.map(lambda new, old: new.astype(old.dtype), new_ts, ts)
 

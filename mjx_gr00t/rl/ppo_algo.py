@@ -8,6 +8,7 @@ import jax
 
 from mjx_gr00t.rl import ppo
 from mjx_gr00t.rl.algo import Algo, ExportNetwork, PolicyFn, PolicyParams, Schedules
+from mjx_gr00t.rl.networks import actor_normalizer
 from mjx_gr00t.rl.ppo_config import PPOConfig, make_policy
 
 
@@ -25,18 +26,20 @@ def _make_train_step(config: PPOConfig, env: Any, schedules: Schedules) -> Any:
 
 
 def _inference_params(state: ppo.TrainState) -> PolicyParams:
-    return PolicyParams(network=state.policy_params, normalizer=state.normalizer)
+    return PolicyParams(network=state.policy_params, normalizer=state.normalizer,
+                        actor_indices=state.actor_indices)
 
 
 @functools.lru_cache(maxsize=16)
 def _policy_fn(config: PPOConfig) -> PolicyFn:
     """Deterministic residual: the Gaussian mean, clipped to [-1, 1]."""
     act = make_policy(config, deterministic=True)
-    return lambda params, obs: act(params.network, params.normalizer, obs, None)
+    return lambda params, obs: act(params.network, params.normalizer, obs, None, params.actor_indices)
 
 
 def _export_params(config: PPOConfig, params: PolicyParams, action_size: int) -> tuple[Any, Any]:
-    return params.network, params.normalizer
+    """The policy's params and the normaliser of the entries it reads."""
+    return params.network, actor_normalizer(params.normalizer, params.actor_indices)
 
 
 def _export_network(config: PPOConfig) -> ExportNetwork:

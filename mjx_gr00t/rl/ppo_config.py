@@ -12,8 +12,10 @@ import optax
 import tyro
 
 from mjx_gr00t.rl.networks import (
+    ActorIndices,
     GaussianPolicy,
     ValueNetwork,
+    actor_obs,
     check_widths,
     gaussian_sample,
     get_activation,
@@ -24,7 +26,8 @@ from mjx_gr00t.rl.rollout import NormalizerState
 
 LR_SCHEDULES: tuple[str, ...] = ("constant", "linear")
 
-Policy = Callable[[Params, NormalizerState, jax.Array, jax.Array | None], jax.Array]
+Policy = Callable[..., jax.Array]
+"""(policy_params, normalizer, obs [..., D], key | None, actor_indices=None) -> action [..., A]."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,15 +159,19 @@ def make_policy(config: PPOConfig, deterministic: bool) -> Policy:
     """An action function `(policy_params, normalizer, obs, key) -> action` for evaluation/export.
 
     obs: [..., obs_dim] raw observations -> actions [..., A] clipped to [-1, 1]. Deterministic: the
-    Gaussian mean (key ignored, may be None); otherwise one sample per row. Not jitted.
+    Gaussian mean (key ignored, may be None); otherwise one sample per row. actor_indices: the
+    entries of the normalised obs the policy reads (`networks.actor_input_indices`; None: all).
+    Not jitted.
     """
 
     def policy_fn(
-        policy_params: Params, normalizer: NormalizerState, obs: jax.Array, key: jax.Array | None
+        policy_params: Params, normalizer: NormalizerState, obs: jax.Array, key: jax.Array | None,
+        actor_indices: ActorIndices = None,
     ) -> jax.Array:
         action_size = policy_params["params"]["log_std"].shape[-1]
         policy, _ = make_networks(config, action_size)
-        mean, log_std = policy.apply(policy_params, normalize_obs(config, normalizer, obs))
+        obs_n = normalize_obs(config, normalizer, obs)
+        mean, log_std = policy.apply(policy_params, actor_obs(actor_indices, obs_n))
         action = mean if deterministic else gaussian_sample(key, mean, log_std)
         return jnp.clip(action, -1.0, 1.0)
 

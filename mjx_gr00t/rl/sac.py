@@ -45,7 +45,7 @@ from mjx_gr00t.envs.base import State
 from mjx_gr00t.envs.spec import BaseRebase
 from mjx_gr00t.residual import combine
 from mjx_gr00t.rl import replay
-from mjx_gr00t.rl.networks import normalize_obs
+from mjx_gr00t.rl.networks import ActorIndices, actor_input_indices, actor_obs, normalize_obs
 from mjx_gr00t.rl.replay import ReplayBuffer, Transition
 from mjx_gr00t.rl.rollout import Env, NormalizerState, RolloutStats, env_steps_float, reset_envs
 from mjx_gr00t.rl.rollout import rollout_metrics, strong, zero_env_steps
@@ -63,7 +63,8 @@ class TrainState:
     learner: `Learner`. normalizer: brax running statistics of observations. buffer: the replay
     `ReplayBuffer` of `Transition`s. env_state: batched env `State`, leaves [N, ...]. key: raw uint32
     PRNG key. iteration: () int32 `train_step` calls. env_steps: brax `UInt64` env steps so far.
-    grad_updates: () int32 gradient updates so far.
+    grad_updates: () int32 gradient updates so far. actor_indices: static; the observation entries
+    the actor reads (`networks.actor_input_indices` of the env's spec; None: all).
     """
 
     learner: Learner
@@ -74,6 +75,7 @@ class TrainState:
     iteration: jax.Array
     env_steps: UInt64
     grad_updates: jax.Array
+    actor_indices: ActorIndices = struct.field(pytree_node=False, default=None)
 
 
 @struct.dataclass
@@ -151,16 +153,19 @@ def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
 
 @functools.lru_cache(maxsize=16)
 def _jitted_init(config: SACConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
+    indices = actor_input_indices(env.spec)
+    actor_size = None if indices is None else len(indices)
+
     def _init(key: jax.Array) -> TrainState:
         key, k_actor, k_critic, k_env = jax.random.split(key, 4)
         state = TrainState(
-            learner=init_learner(config, env.observation_size, env.action_size, k_actor, k_critic),
+            learner=init_learner(config, env.observation_size, env.action_size, k_actor, k_critic, actor_size),
             normalizer=running_statistics.init_state(jnp.zeros((env.observation_size,), jnp.float32)),
             buffer=replay.allocate(config.buffer_capacity, example_transition(env, goal_rebase(config, env)),
                                    config.num_envs),
             env_state=reset_envs(env, k_env, config.num_envs), key=key,
             iteration=jnp.zeros((), jnp.int32), env_steps=zero_env_steps(),
-            grad_updates=jnp.zeros((), jnp.int32),
+            grad_updates=jnp.zeros((), jnp.int32), actor_indices=indices,
         )
         return place_state(strong(state), mesh)
 
@@ -216,6 +221,7 @@ def _make_train_step(
         check_residual_env(env)
     learner_step = make_learner_step(config, env, residual, mesh)
     actor, _ = make_networks(config, env.action_size)
+    indices = actor_input_indices(env.spec)
     a_size = env.action_size
     rebase = goal_rebase(config, env)
     goal_context = None if rebase is None else jax.vmap(rebase.goal_context)
@@ -229,7 +235,7 @@ def _make_train_step(
             state = carry.env_state
             k_pi, k_rand, k_apply = jax.random.split(step_key, 3)
             obs_n = normalize_obs(config, ts.normalizer, state.obs)
-            mean, log_std = actor.apply(ts.learner.actor_params, obs_n)
+            mean, log_std = actor.apply(ts.learner.actor_params, actor_obs(indices, obs_n))
             a, _ = tanh_gaussian_sample(k_pi, mean, log_std)
             a = jnp.where(random_phase, jax.random.uniform(k_rand, a.shape, a.dtype, -1.0, 1.0), a)
             applied = jax.random.bernoulli(k_apply, apply_p, (config.num_envs,)).astype(jnp.float32)
@@ -258,6 +264,9 @@ def _make_train_step(
         return jax.lax.scan(env_step, carry0, jax.random.split(key, config.steps_per_iteration))
 
     def train_step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        if ts.actor_indices != indices:
+            raise ValueError(f"this TrainState's actor reads observation entries {ts.actor_indices}, the "
+                             f"env's spec says {indices}; build the state with `init` for this env")
         ts = place_state(ts, mesh)
         key, k_rollout, k_update = jax.random.split(ts.key, 3)
         steps = env_steps_float(ts.env_steps)
@@ -275,7 +284,7 @@ def _make_train_step(
         new_ts = TrainState(
             learner=learner, normalizer=normalizer, buffer=carry.buffer, env_state=carry.env_state,
             key=key, iteration=ts.iteration + 1, env_steps=env_steps,
-            grad_updates=ts.grad_updates + n_updates,
+            grad_updates=ts.grad_updates + n_updates, actor_indices=indices,
         )
         new_ts = jax.tree.map(lambda new, old: new.astype(old.dtype), new_ts, ts)
 

@@ -8,6 +8,7 @@ import jax
 from mjx_gr00t.export.write import sac_actor_as_mean_params
 from mjx_gr00t.rl import her, sac
 from mjx_gr00t.rl.algo import Algo, ExportNetwork, PolicyFn, PolicyParams, Schedules
+from mjx_gr00t.rl.networks import actor_normalizer
 from mjx_gr00t.rl.sac_config import SACConfig, make_policy
 from mjx_gr00t.rl.sac_learner import goal_rebase
 
@@ -29,18 +30,21 @@ def _make_train_step(config: SACConfig, env: Any, schedules: Schedules) -> Any:
 
 
 def _inference_params(state: sac.TrainState) -> PolicyParams:
-    return PolicyParams(network=state.learner.actor_params, normalizer=state.normalizer)
+    return PolicyParams(network=state.learner.actor_params, normalizer=state.normalizer,
+                        actor_indices=state.actor_indices)
 
 
 @functools.lru_cache(maxsize=16)
 def _policy_fn(config: SACConfig) -> PolicyFn:
     """Deterministic residual: tanh of the actor's mean."""
     act = make_policy(config, deterministic=True)
-    return lambda params, obs: act(params.network, params.normalizer, obs)
+    return lambda params, obs: act(params.network, params.normalizer, obs, actor_indices=params.actor_indices)
 
 
 def _export_params(config: SACConfig, params: PolicyParams, action_size: int) -> tuple[Any, Any]:
-    return sac_actor_as_mean_params(params.network, action_size), params.normalizer
+    """The actor's mean head and the normaliser of the entries it reads."""
+    return (sac_actor_as_mean_params(params.network, action_size),
+            actor_normalizer(params.normalizer, params.actor_indices))
 
 
 def _export_network(config: SACConfig) -> ExportNetwork:

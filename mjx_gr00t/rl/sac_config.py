@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from mjx_gr00t.rl import replay
-from mjx_gr00t.rl.networks import check_widths, get_activation, normalize_obs
+from mjx_gr00t.rl.networks import ActorIndices, actor_obs, check_widths, get_activation, normalize_obs
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.rollout import NormalizerState
 from mjx_gr00t.rl.sac_losses import (
@@ -143,18 +143,21 @@ def optimizers(config: SACConfig) -> tuple[optax.GradientTransformation, ...]:
 
 
 def make_policy(config: SACConfig, deterministic: bool = True) -> Policy:
-    """`(actor_params, normalizer, obs, key=None) -> action` for evaluation and export. Not jitted.
+    """`(actor_params, normalizer, obs, key=None, actor_indices=None) -> action` for evaluation and
+    export. Not jitted.
 
     obs: [..., obs_dim] raw -> action [..., A] in [-1, 1]: tanh(mean) when deterministic (key
     unused), else one tanh-Gaussian draw per row. In residual mode this is the residual r; the env
-    gets `scale_residual(r, alpha)`.
+    gets `scale_residual(r, alpha)`. actor_indices: the entries of the normalised obs the actor
+    reads (`networks.actor_input_indices`; None: all).
     """
 
     def policy_fn(actor_params: Params, normalizer: NormalizerState, obs: jax.Array,
-                  key: jax.Array | None = None) -> jax.Array:
+                  key: jax.Array | None = None, actor_indices: ActorIndices = None) -> jax.Array:
         action_size = actor_params["params"]["net"]["head"]["bias"].shape[-1] // 2
         actor, _ = make_networks(config, action_size)
-        mean, log_std = actor.apply(actor_params, normalize_obs(config, normalizer, obs))
+        obs_n = normalize_obs(config, normalizer, obs)
+        mean, log_std = actor.apply(actor_params, actor_obs(actor_indices, obs_n))
         if deterministic:
             return jnp.tanh(mean)
         return tanh_gaussian_sample(key, mean, log_std)[0]

@@ -3,6 +3,8 @@ batch of M = `batch_size` transitions from the replay buffer (HER-relabelled whe
 
 Every update trains the two critics, then the actor, then the temperature, then moves the target
 critics by Polyak averaging. In residual mode the critic sees the summed action (see `sac.py`).
+Where the env's spec has critic-only entries the actor reads the normalised observation's actor
+entries alone (`networks.actor_obs`), the critics all of it.
 """
 
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from mjx_gr00t import distributed
 from mjx_gr00t.envs.spec import BaseRebase
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl import her, replay
-from mjx_gr00t.rl.networks import normalize_obs
+from mjx_gr00t.rl.networks import actor_input_indices, actor_obs, normalize_obs
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.replay import ReplayBuffer
 from mjx_gr00t.rl.rollout import Env, NormalizerState
@@ -57,12 +59,15 @@ def env_action(actor_out: jax.Array, res_alpha: jax.Array, residual: bool) -> ja
 
 
 def init_learner(config: SACConfig, observation_size: int, action_size: int, k_actor: jax.Array,
-                 k_critic: jax.Array) -> Learner:
-    """Fresh networks (targets = critics), log-temperature log(init_alpha) and optimiser states."""
+                 k_critic: jax.Array, actor_observation_size: int | None = None) -> Learner:
+    """Fresh networks (targets = critics), log-temperature log(init_alpha) and optimiser states.
+
+    The critics take observation_size entries, the actor actor_observation_size (None: the same)."""
     actor, critic = make_networks(config, action_size)
     actor_opt, critic_opt, alpha_opt = optimizers(config)
     obs = jnp.zeros((observation_size,), jnp.float32)
-    actor_params = actor.init(k_actor, obs)
+    actor_in = obs if actor_observation_size is None else jnp.zeros((actor_observation_size,), jnp.float32)
+    actor_params = actor.init(k_actor, actor_in)
     critic_params = critic.init(k_critic, obs, jnp.zeros((action_size,), jnp.float32))
     log_alpha = jnp.asarray(jnp.log(config.init_alpha), jnp.float32)
     return Learner(
@@ -89,6 +94,7 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
     goals = her.goal_spec(env) if config.her else None
     rebase = goal_rebase(config, env)
     actor, critic = make_networks(config, env.action_size)
+    indices = actor_input_indices(env.spec)
     actor_opt, critic_opt, alpha_opt = optimizers(config)
     target_entropy = -float(env.action_size) if config.target_entropy is None else config.target_entropy
 
@@ -109,7 +115,8 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
         next_n = normalize_obs(config, normalizer, batch.next_obs)
         temperature = jnp.exp(learner.log_alpha)
 
-        next_a, next_logp = tanh_gaussian_sample(k_next, *actor.apply(learner.actor_params, next_n))
+        next_dist = actor.apply(learner.actor_params, actor_obs(indices, next_n))
+        next_a, next_logp = tanh_gaussian_sample(k_next, *next_dist)
         next_q = critic.apply(learner.target_critic_params, next_n,
                               critic_action(batch.next_obs, env_action(next_a, res_alpha, residual)))
         target = jax.lax.stop_gradient(td_target(
@@ -125,7 +132,7 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
         critic_params = optax.apply_updates(learner.critic_params, c_updates)
 
         def actor_loss(params: Params) -> tuple[jax.Array, jax.Array]:
-            a, logp = tanh_gaussian_sample(k_pi, *actor.apply(params, obs_n))
+            a, logp = tanh_gaussian_sample(k_pi, *actor.apply(params, actor_obs(indices, obs_n)))
             q_pi = critic.apply(critic_params, obs_n,
                                 critic_action(batch.obs, env_action(a, res_alpha, residual)))
             return jnp.mean(temperature * logp - jnp.min(q_pi, axis=-1)), logp

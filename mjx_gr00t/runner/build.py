@@ -100,12 +100,13 @@ def _build(scene: SceneSettings, num_envs: int, penalty: float, settings: GrootS
 def export_spec(config: RunConfig, env: EpisodeEnv, algo: str, network: ExportNetwork,
                 groot: GrootExport | None = None) -> ExportSpec:
     """What the export says about a trained residual of `env` besides its weights (with --base groot,
-    `groot`: the GR00T settings a deployment needs: checkpoint, data config, key map, ...)."""
+    `groot`: the GR00T settings a deployment needs: checkpoint, data config, key map, ...). Its
+    observation layout is the actor's: the env's without its critic-only entries."""
     spec = env.spec
     return ExportSpec(
         scene=config.scene.scene, base=config.scene.base, algo=algo, hidden=network.hidden,
         activation=network.activation, normalize_obs=network.normalize_obs, obs_clip=network.obs_clip,
-        obs_layout=tuple(spec.obs_layout), alpha=float(config.residual.alpha),
+        obs_layout=spec.actor_layout, alpha=float(config.residual.alpha),
         act_scale=float(spec.action_scale), joint_names=tuple(spec.action_names),
         joint_ranges=tuple(spec.action_ranges), squash=network.squash, groot=groot,
     )
