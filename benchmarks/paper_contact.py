@@ -186,8 +186,8 @@ def main(args: Args) -> dict[str, Any]:
     """Runs the probes; returns the record (also printed, and written to --json)."""
     validate(args)
     batch = min(args.batch, args.episodes)
-    config = scene_config("paper_rig", batch, args.engine, dr=True, overrides=scene_options(args.scene_options))
-    env = registry.make("paper_rig", config)
+    config = scene_config("paper_square", batch, args.engine, dr=True, overrides=scene_options(args.scene_options))
+    env = registry.make("paper_square", config)
     run = make_batch_runner(env, args.steps)
     keys = jax.random.split(jax.random.PRNGKey(args.seed), -(-args.episodes // batch) * batch)
     counts, done, start = np.zeros(5, int), 0, time.perf_counter()

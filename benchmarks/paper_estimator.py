@@ -254,7 +254,7 @@ def main(args: Args) -> dict[str, Any]:
     """Renders and estimates the states; returns the record (also printed, and written to --json)."""
     validate(args)
     config = PaperRigConfig(engine="c", num_envs=1)
-    model = registry.make("paper_rig", config).mj_model
+    model = registry.make("paper_square", config).mj_model
     start = time.perf_counter()
     s, draws, timing = run(args, model, config)
     hidden = s.arm_hidden >= ARM_HIDDEN

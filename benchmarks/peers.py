@@ -165,7 +165,7 @@ def validate(args: Args) -> list[str]:
 def _check_seed_task(config: RunConfig, where: str) -> None:
     """UsageError unless a PPO run's config is a task the seed-style env reproduces."""
     scene, base, schedule = config.scene.scene, config.scene.base, config.residual.alpha_schedule
-    if schedule != "constant" or base != "ik" or scene != "paper_square":
+    if schedule != "constant" or base != "ik" or scene != "paper_card":
         raise UsageError(f"{where}: the seed-style SB3 env is the paper task with the IK base and a constant "
                          f"alpha (got scene={scene!r}, base={base!r}, alpha_schedule={schedule!r})")
 
@@ -185,8 +185,8 @@ def ours_run(args: Args) -> tuple[str, RunConfig]:
                              "has gaps a time to target cannot see; pass a run trained in one go")
         _check_seed_task(config, f"--ours {args.ours!r}")
         return args.ours, config
-    out = args.ours_out or run_dir.default_out("ppo", "paper_square", args.base)
-    argv = ["--scene", "paper_square", "--base", args.base, "--dr" if args.dr else "--no-dr",
+    out = args.ours_out or run_dir.default_out("ppo", "paper_card", args.base)
+    argv = ["--scene", "paper_card", "--base", args.base, "--dr" if args.dr else "--no-dr",
             "--engine", args.engine, "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
             "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
             "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),

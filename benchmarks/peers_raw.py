@@ -4,7 +4,7 @@
 - `mujoco.rollout` on all cores, `num_envs` states, one policy step (12 physics steps) per call
   (`benchmarks.common.raw_rollout_physics_steps_per_s`): what a hand-written batched C loop that
   returns to its policy at 30 Hz gets;
-- our env (`registry.make("paper_square")`, DR on, no base), vmapped, jitted, `STEPS_PER_CALL`
+- our env (`registry.make("paper_card")`, DR on, no base), vmapped, jitted, `STEPS_PER_CALL`
   policy steps per call with random actions. One policy step = physics_hz / policy_hz = 360 / 30 =
   12 physics steps, with the observation, reward, DR fields, NaN guard and auto-reset included.
 All rates are physics steps/s; ratio = ours / peer.
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from benchmarks.common import mj_step_per_s, raw_rollout_physics_steps_per_s, time_steady
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.envs.paper_square import PaperSquareConfig, load_model
+from mjx_gr00t.envs.paper_card import PaperCardConfig, load_model
 
 STEPS_PER_CALL: int = 16
 """Policy steps per jitted call of our env (one `lax.scan`)."""
@@ -63,16 +63,16 @@ def small_noise(key: jax.Array, num_envs: int, action_size: int) -> jax.Array:
 
 def run_raw(engine: str, num_envs: int, seconds: float, seed: int = 0) -> dict[str, Any]:
     """The `raw` record: physics steps/s of mj_step, mujoco.rollout and our env, and the ratios."""
-    config = PaperSquareConfig(num_envs=num_envs, engine=engine)
+    config = PaperCardConfig(num_envs=num_envs, engine=engine)
     substeps = config.physics_hz // config.policy_hz
     model = load_model(config)
     single = mj_step_per_s(model, seconds)
     rollout = raw_rollout_physics_steps_per_s(model, num_envs, substeps, calls=_rollout_calls(model, num_envs, substeps, seconds))
-    env = registry.make("paper_square", config)
+    env = registry.make("paper_card", config)
     ours = scan_rate(env, num_envs, small_noise, seconds, seed)
     physics = ours["policy_steps_per_s"] * substeps
     return {
-        "scene": "paper_square", "engine": env.task.engine_name, "num_envs": num_envs, "dr": True,
+        "scene": "paper_card", "engine": env.task.engine_name, "num_envs": num_envs, "dr": True,
         "physics_hz": config.physics_hz, "policy_hz": config.policy_hz, "physics_steps_per_policy_step": substeps,
         "mj_step_single_thread_physics_steps_per_s": single,
         "rollout_all_cores_physics_steps_per_s": rollout,

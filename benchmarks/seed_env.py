@@ -4,7 +4,7 @@ What a user of the seed project would train Stable-Baselines3 PPO on: MuJoCo ste
 the `mujoco` bindings (`mj_step` on one MjModel/MjData), NumPy for everything else (`seed_ik`: the
 IK base and forward kinematics), no JAX in `reset` or `step`. It is the task `python -m
 train.residual_ppo` trains at its defaults:
-- scene `envs_xml/so101_paper_square.xml`, compiled as `mjx_gr00t.envs.paper_square.load_model`
+- scene `envs_xml/so101_paper_card.xml`, compiled as `mjx_gr00t.envs.paper_card.load_model`
   does (square size and place, 360 Hz); MuJoCo's auto-reset off, as in our `c` engine;
 - action r (6,) in [-1, 1]: u = alpha * clip(r, -1, 1), total = clip(base + u, -1, 1); the joint
   targets move by act_scale * total (clipped to the ctrl range), reached linearly over the inner
@@ -41,7 +41,7 @@ from benchmarks.seed_ik import Chain, IKConfig, IKPush, PushGeometry, mat_to_qua
 
 ARM_JOINTS: tuple[str, ...] = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 XML_PATH: str = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "envs_xml",
-                             "so101_paper_square.xml")
+                             "so101_paper_card.xml")
 MODEL_FIELDS: tuple[str, ...] = ("geom_friction", "body_mass", "body_inertia", "actuator_gainprm", "actuator_biasprm")
 RESET_OPTIONS: tuple[str, ...] = ("qpos", "qvel", "ctrl_target", "model_fields")
 VEC_ENVS: tuple[str, ...] = ("dummy", "subproc")
@@ -50,7 +50,7 @@ Range = tuple[float, float]
 
 @dataclasses.dataclass(frozen=True)
 class SeedDR:
-    """Uniform DR ranges (low, high), the defaults of `PaperDRConfig` (a test reads them from it)."""
+    """Uniform DR ranges (low, high), the defaults of `CardDRConfig` (a test reads them from it)."""
 
     paper_xy: Range = (-0.05, 0.05)
     """Offset of the paper's start position, m, drawn for x and y."""
@@ -77,7 +77,7 @@ class SeedDR:
 
 @dataclasses.dataclass(frozen=True)
 class SeedConfig:
-    """The residual paper task: `PaperSquareConfig`'s and `train.residual_ppo`'s defaults."""
+    """The residual paper task: `PaperCardConfig`'s and `train.residual_ppo`'s defaults."""
 
     episode_length: int = 150
     """Policy steps before truncation."""

@@ -50,10 +50,10 @@ FETCH_SCENES = "fetch_pick_place,fetch_push,fetch_reach"
 Block = tuple[str, str, str]
 """(scenes, engines, num_envs), each comma-separated: every scene on every engine at every size."""
 PRESETS: dict[str, tuple[Block, ...]] = {
-    "cpu": (("paper_square", "c", "64,256,1024"), ("paper_square", "mjx", "256"),
-            (FETCH_SCENES, "c", "256"), ("paper_square", "warp", "256")),
+    "cpu": (("paper_card", "c", "64,256,1024"), ("paper_card", "mjx", "256"),
+            (FETCH_SCENES, "c", "256"), ("paper_card", "warp", "256")),
     "all": (("paper_square," + FETCH_SCENES, "mjx,c,warp", "256"),),
-    "gpu": (("paper_square", "mjx,warp", "1024,2048,4096,8192,16384"),),
+    "gpu": (("paper_card", "mjx,warp", "1024,2048,4096,8192,16384"),),
 }
 
 
@@ -131,7 +131,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def _blocks(args: Args) -> tuple[Block, ...]:
     if args.scenes is None and args.engines is None and args.num_envs is None:
-        return (("paper_square", "c", "4"),) if args.quick else PRESETS[args.preset]
+        return (("paper_card", "c", "4"),) if args.quick else PRESETS[args.preset]
     return ((args.scenes or ",".join(registry.scenes()), args.engines or ",".join(BENCH_ENGINES),
              args.num_envs or ("4" if args.quick else "256")),)
 

@@ -119,7 +119,7 @@ def neutral_values(config_type: type, ranges_from_config: Callable[[object], obj
     """Each factor's neutral value (what a switched-off factor is held at), read from the task's
     own ranges: `ranges_from_config(all_off(config_type))` holds [neutral, neutral] per factor.
 
-    ranges_from_config: e.g. `PaperDRRanges.from_config`, whose fields are named like the factors."""
+    ranges_from_config: e.g. `CardDRRanges.from_config`, whose fields are named like the factors."""
     off = ranges_from_config(all_off(config_type))
     return {n: float(np.asarray(getattr(off, n))[0]) for n in factor_names(config_type)}
 

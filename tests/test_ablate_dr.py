@@ -102,7 +102,8 @@ def test_ctrl_c_stops_after_the_iteration_with_exit_130(tmp_path, monkeypatch, d
 def test_unknown_arm_is_a_clear_error(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(SystemExit, match=r"--arms: unknown arm\(s\) 'frcition'; valid arms: none, paper_xy, "
-                                         r"paper_yaw, friction, paper_mass, actuator_gain, all"):
+                                         r"paper_yaw, friction, paper_mass, actuator_gain, backlash, latency, "
+                                         r"estimate_xy_bias, .*, estimate_dropout, all"):
         ablate_dr.main([*TINY, "--arms", "none,frcition", "--out", str(out)])
     assert not out.exists()
 

@@ -25,7 +25,7 @@ from mjx_gr00t.rl.sac_config import SACConfig
 from mjx_gr00t.runner.config import RunConfig, SceneSettings
 from mjx_gr00t.runner.export import write_run_export
 
-ENV = registry.make("paper_rig", PaperRigConfig(engine="c", num_envs=4, obs_mode="robot"))
+ENV = registry.make("paper_square", PaperRigConfig(engine="c", num_envs=4, obs_mode="robot"))
 SPEC = ENV.spec
 PPO_CONFIG = PPOConfig(num_envs=4, unroll_length=4, num_minibatches=2, update_epochs=1, policy_hidden=(8,),
                        value_hidden=(8,), zero_init_policy_head=False)
@@ -101,7 +101,7 @@ def _check_export(name: str, state: Any, out: Any) -> None:
     """The export lists the actor's entries alone, with their normaliser, and acts as the policy."""
     algo = algos.get(name)
     params: PolicyParams = algo.inference_params(state)
-    config = RunConfig(algo=CONFIGS[name], scene=SceneSettings("paper_rig", "zero", engine="c"))
+    config = RunConfig(algo=CONFIGS[name], scene=SceneSettings("paper_square", "zero", engine="c"))
     write_run_export(str(out), config, algo, ENV, params)
     tensors, meta = load_export(out)
     assert [(e["name"], e["size"]) for e in meta["observation_layout"]] == list(SPEC.actor_layout)

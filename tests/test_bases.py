@@ -10,7 +10,7 @@ import pytest
 from mjx_gr00t.bases.ik import IKPushBase, IKPushConfig
 from mjx_gr00t.bases.zero import ZeroBase
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig
+from mjx_gr00t.envs.paper_card import CardDRConfig, PaperCardConfig
 
 B = 4
 PUSH_STEPS = 120
@@ -21,7 +21,7 @@ MIN_DROP = 0.05
 
 @pytest.fixture(scope="module")
 def env():
-    return registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=B))
+    return registry.make("paper_card", PaperCardConfig(engine="c", num_envs=B))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_ik_config_rejects_negative():
 
 
 def test_ik_base_pushes_paper_towards_square():
-    env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=1, dr=PaperDRConfig.off()))
+    env = registry.make("paper_card", PaperCardConfig(engine="c", num_envs=1, dr=CardDRConfig.off()))
     base = IKPushBase(env.task)
 
     def body(state, _):  # the bare task: no auto-reset, so success does not restart the sheet

@@ -15,14 +15,14 @@ from brax.training.agents.ppo import train as brax_ppo
 from mjx_gr00t import residual_env
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.brax_adapter import BraxAdapter, to_brax
-from mjx_gr00t.envs.paper_square import PaperSquareConfig
+from mjx_gr00t.envs.paper_card import PaperCardConfig
 
 EPISODE_LENGTH = 20
 
 
 @pytest.fixture(scope="module")
 def adapter() -> BraxAdapter:
-    env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=8, episode_length=EPISODE_LENGTH))
+    env = registry.make("paper_card", PaperCardConfig(engine="c", num_envs=8, episode_length=EPISODE_LENGTH))
     return to_brax(env)
 
 

@@ -69,7 +69,9 @@ def test_residual_wrapper_derives_its_spec(base: str, context: int | None) -> No
 def test_paper_residual_spec_has_no_goal() -> None:
     env = build_residual_env("paper_square", scene_config("paper_square", 1, "c"), "ik")
     assert env.spec.goal is None and env.spec.obs_layout[-1] == ("base_action", 6)
-    assert env.spec.obs_slice("base_action") == slice(34, 40) and env.spec.policy_hz == pytest.approx(30.0)
+    assert env.spec.obs_slice("base_action") == slice(58, 64) and env.spec.policy_hz == pytest.approx(30.0)
+    # The actor reads the robot's 31 entries and the base action; the critic all 64.
+    assert env.spec.actor_observation_size == 37 and env.spec.actor_layout[-1] == ("base_action", 6)
 
 
 def test_spec_normalises_types_and_is_hashable() -> None:

@@ -1,6 +1,7 @@
 """Held-out evaluation: the Wilson and mean intervals, run_episodes (against a Python loop on a toy
 task, and on the paper task with the zero action and the IK base), summarise and format_table."""
 
+import dataclasses
 import math
 from typing import Any
 
@@ -13,10 +14,11 @@ import pytest
 from flax import struct
 
 from mjx_gr00t import randomize
-from mjx_gr00t.bases.ik import IKPushBase
+from mjx_gr00t.bases.rig_drag import RigDragBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
-from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperSquareConfig
+from mjx_gr00t.envs.paper_card import PaperCardConfig
+from mjx_gr00t.envs.paper_rig_config import PaperRigConfig, RigDRConfig
 from mjx_gr00t.envs.spec import EnvSpec
 from mjx_gr00t.evaluation import (
     DISTANCE_METRIC, EpisodeResults, format_table, mean_ci, run_episodes, summarise, wilson,
@@ -204,7 +206,7 @@ SHORT_LENGTH = 30
 
 def test_paper_zero_action_short():
     env = registry.make(
-        "paper_square", PaperSquareConfig(engine="c", num_envs=PAPER_N, episode_length=SHORT_LENGTH))
+        "paper_card", PaperCardConfig(engine="c", num_envs=PAPER_N, episode_length=SHORT_LENGTH))
     zeros = lambda params, state, key: jnp.zeros((PAPER_N, env.action_size), jnp.float32)  # noqa: E731
     res = run_episodes(env, zeros, None, PAPER_N, seed=0)
     length = np.asarray(res.length)
@@ -229,29 +231,20 @@ NEAR_NOMINAL = 64
 
 
 def test_paper_ik_base_succeeds_near_the_nominal_start():
-    """The IK base, the full default episode, from 64 starts within 1 mm and 0.01 rad of the nominal
-    one (every other DR factor off): most pushes succeed, before the time limit.
-
-    What is not asserted: the outcome of the single nominal start. On this scene it is a knife edge
-    that the CPU's floating point decides (it succeeded on the machine that wrote the first version
-    of this test and failed 4 of 4 on another; issue 13). Measured on a 2-core AMD EPYC: 50 of 64
-    (78 %); the bound of 50 % leaves room for another CPU's rounding, and still fails a base that
-    stopped pushing or a scene whose push broke."""
-    tiny = PaperDRConfig.off()
-    tiny = PaperDRConfig(paper_xy=randomize.Factor(-0.001, 0.001), paper_yaw=randomize.Factor(-0.01, 0.01),
-                         friction=tiny.friction, paper_mass=tiny.paper_mass, actuator_gain=tiny.actuator_gain)
-    env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=NEAR_NOMINAL, dr=tiny))
-    base = jax.vmap(IKPushBase(env.task))
+    """The twin's IK drag base (scene paper_square, robot observations), the full default episode,
+    from 64 starts within 1 mm and 0.01 rad of the nominal one (every other DR factor off): every
+    drag succeeds before the time limit. On the card scene this was a knife edge that the CPU's
+    floating point decided (issue 13); the fingertip drag is not."""
+    tiny = dataclasses.replace(RigDRConfig.off(), paper_xy=randomize.Factor(-0.001, 0.001),
+                               paper_yaw=randomize.Factor(-0.01, 0.01))
+    env = registry.make("paper_square", PaperRigConfig(engine="c", num_envs=NEAR_NOMINAL, dr=tiny))
+    base = jax.vmap(RigDragBase(env.task))
     res = run_episodes(env, lambda params, state, key: base(state), None, NEAR_NOMINAL, seed=0)
-    summary = summarise(res)
-    assert summary["success_rate"] >= 0.5, summary
     success = np.asarray(res.success) > 0.5
     length = np.asarray(res.length)
-    assert np.all((length >= 1) & (length <= env.episode_length))
-    assert np.all(length[success] < env.episode_length)
-    np.testing.assert_array_equal(length[~success], env.episode_length)
-    assert np.all(np.asarray(res.final_distance)[success] < 0.08)   # centre within the square's half-size
-    assert np.median(np.asarray(res.final_distance)) < 0.05   # the sheet is pushed 13 cm, to the square
+    assert success.all(), f"{(~success).sum()} of {NEAR_NOMINAL} failed; final distances {np.asarray(res.final_distance)[~success]}"
+    assert np.all(length < env.episode_length)
+    assert np.all(np.asarray(res.final_distance) < 0.02)
 
 
 # ----- summarise and format_table -----

@@ -13,7 +13,7 @@ import pytest
 from mjx_gr00t.bases.fetch_script import FetchScriptBase, FetchScriptConfig
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.fetch.config import FetchDRConfig
-from mjx_gr00t.envs.paper_square import PaperSquareConfig, PaperSquareTask
+from mjx_gr00t.envs.paper_card import PaperCardConfig, PaperCardTask
 
 B = 8
 # Success at the episode's last (50th) step, DR off, seed 0, 8 envs: measured reach 8/8, push 7/8,
@@ -49,8 +49,8 @@ def test_shape_range_and_purity(pick_place):
 
 def test_rejects_other_tasks_and_bad_config():
     with pytest.raises(ValueError) as err:
-        FetchScriptBase(PaperSquareTask(PaperSquareConfig(engine="c", num_envs=1)))
-    assert "PaperSquareTask" in str(err.value) and "zero" in str(err.value)
+        FetchScriptBase(PaperCardTask(PaperCardConfig(engine="c", num_envs=1)))
+    assert "PaperCardTask" in str(err.value) and "zero" in str(err.value)
     with pytest.raises(ValueError) as err:
         FetchScriptConfig(hover=-0.1)
     assert "hover" in str(err.value)

@@ -14,22 +14,22 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from mjx_gr00t import gym as mgym
-from mjx_gr00t.envs.paper_square import PaperSquareConfig
+from mjx_gr00t.envs.paper_card import PaperCardConfig
 
 N, EPISODE, OBS, ACT = 4, 5, 40, 6  # 34-D task obs + the base action (6)
-CONFIG = PaperSquareConfig(episode_length=EPISODE)
+CONFIG = PaperCardConfig(episode_length=EPISODE)
 OPTIONS = dict(base="zero", engine="c", config=CONFIG)
 HOME = np.asarray(CONFIG.home_qpos, np.float32)
 
 
 @pytest.fixture(scope="module")
 def envs() -> mgym.JaxVectorEnv:
-    return mgym.make_vec("paper_square", N, seed=0, **OPTIONS)
+    return mgym.make_vec("paper_card", N, seed=0, **OPTIONS)
 
 
 @pytest.fixture(scope="module")
 def env() -> mgym.JaxEnv:
-    return mgym.make_env("paper_square", seed=0, **OPTIONS)
+    return mgym.make_env("paper_card", seed=0, **OPTIONS)
 
 
 def _rollout(envs: mgym.JaxVectorEnv, seed: int, actions: np.ndarray) -> list[tuple]:
@@ -137,8 +137,8 @@ def test_gymnasium_and_sb3_env_checkers(env: mgym.JaxEnv) -> None:
 
 def test_registered_ids_build_through_gymnasium() -> None:
     ids = mgym.register_envs()
-    assert "mjx_gr00t/paper_square-v0" in ids and "mjx_gr00t/fetch_pick_place-v0" in ids
-    envs = gymnasium.make_vec("mjx_gr00t/paper_square-v0", num_envs=N,
+    assert {"mjx_gr00t/paper_square-v0", "mjx_gr00t/paper_card-v0", "mjx_gr00t/fetch_pick_place-v0"} <= set(ids)
+    envs = gymnasium.make_vec("mjx_gr00t/paper_card-v0", num_envs=N,
                               vectorization_mode="vector_entry_point", **OPTIONS)
     assert isinstance(envs.unwrapped, mgym.JaxVectorEnv)
     assert envs.reset(seed=0)[0].shape == (N, OBS)
@@ -148,11 +148,11 @@ def test_bad_input_says_what_to_fix(envs: mgym.JaxVectorEnv) -> None:
     with pytest.raises(ValueError, match="unknown scene 'nope'; valid scenes: .*paper_square"):
         mgym.make_vec("nope", 2)
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['colour'\]"):
-        mgym.make_vec("paper_square", 2, colour="red")
+        mgym.make_vec("paper_card", 2, colour="red")
     with pytest.raises(ValueError, match="num_envs must be an integer >= 1"):
-        mgym.make_vec("paper_square", 0)
+        mgym.make_vec("paper_card", 0)
     with pytest.raises(ValueError, match="unknown base"):
-        mgym.make_vec("paper_square", 2, base="magic", engine="c", config=CONFIG)
+        mgym.make_vec("paper_card", 2, base="magic", engine="c", config=CONFIG)
     envs.reset(seed=0)
     with pytest.raises(ValueError, match=r"actions must have shape \(4, 6\), got \(4, 5\)"):
         envs.step(np.zeros((N, 5)))

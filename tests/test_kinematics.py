@@ -10,7 +10,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from mjx_gr00t.envs.paper_square import ARM_JOINTS, PaperSquareConfig, load_model
+from mjx_gr00t.envs.paper_card import PaperCardConfig, load_model
+from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 from mjx_gr00t.kinematics import SerialChain, mat_to_quat, quat_to_mat
 
 ARM_XML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "envs_xml", "so101.xml")
@@ -52,7 +53,7 @@ def _moved_arm_model() -> mujoco.MjModel:
 MODELS = {
     "arm": lambda: mujoco.MjModel.from_xml_path(ARM_XML),
     "moved_base": _moved_arm_model,
-    "paper_scene": lambda: load_model(PaperSquareConfig()),
+    "paper_scene": lambda: load_model(PaperCardConfig()),
 }
 
 
@@ -95,7 +96,7 @@ def test_site_pose_is_a_rotation(model_and_chain):
 
 
 def test_from_model_rejects_bad_chains():
-    m = load_model(PaperSquareConfig())
+    m = load_model(PaperCardConfig())
     with pytest.raises(ValueError, match="not a hinge"):
         SerialChain.from_model(m, ["paper"], "tool")
     with pytest.raises(ValueError, match="not on the last body"):

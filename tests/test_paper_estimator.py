@@ -28,7 +28,7 @@ BLACK, WHITE, YELLOW = (15, 15, 16), (250, 250, 248), (235, 190, 30)
 
 @pytest.fixture(scope="module")
 def model() -> mujoco.MjModel:
-    return registry.make("paper_rig", CONFIG).mj_model
+    return registry.make("paper_square", CONFIG).mj_model
 
 
 @pytest.fixture(scope="module")

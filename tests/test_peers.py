@@ -114,7 +114,7 @@ def test_sb3_part(tmp_path, one_evaluator_per_task) -> None:
     held-out evaluator; then the same from the run directory, and the run dirs it must refuse."""
     written, table = _run(tmp_path, "--parts", "sb3", "--ours-out", str(tmp_path / "ours"))
     sb3 = written["parts"]["sb3"]
-    assert sb3["task"] == {"scene": "paper_square", "base": "ik", "engine": "auto", "num_envs": 16, "dr": True,
+    assert sb3["task"] == {"scene": "paper_card", "base": "ik", "engine": "auto", "num_envs": 16, "dr": True,
                            "residual_penalty": 0.001, "alpha": 1.0}
     assert sb3["heldout_episodes"] == peers.QUICK.eval_episodes
     ours = sb3["ours"]
@@ -163,7 +163,7 @@ def test_sb3_part_refuses_resumed_runs_and_runs_without_metrics(tmp_path) -> Non
     # The task and PPO settings of the sb3 part's --quick run (test_sb3_part), without --eval-every:
     # in the same process its compiled PPO step is reused. One iteration, then one more resumed.
     q = peers.QUICK
-    flags = ["--scene", "paper_square", "--base", q.base, "--dr", "--engine", q.engine, "--num-envs",
+    flags = ["--scene", "paper_card", "--base", q.base, "--dr", "--engine", q.engine, "--num-envs",
              str(q.ours_num_envs), "--total-steps", str(q.ours_total_steps), *shlex.split(q.ours_flags),
              "--wandb", "disabled", "--eval-episodes", "0", "--out", str(out)]
     cli.main("ppo", [*flags, "--stop-after", "1"])

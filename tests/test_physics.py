@@ -22,7 +22,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from mjx_gr00t.envs.paper_square import PaperSquareConfig, load_model
+from mjx_gr00t.envs.paper_card import PaperCardConfig, load_model
 from mjx_gr00t.physics import (
     ENGINES, OVERRIDABLE_FIELDS, PhysicsState, make_engine, resolve_engine_name,
 )
@@ -64,7 +64,7 @@ SATURATION_MARGIN = 0.9
 
 @pytest.fixture(scope="module")
 def model() -> mujoco.MjModel:
-    return load_model(PaperSquareConfig())
+    return load_model(PaperCardConfig())
 
 
 def _tip_xy(m: mujoco.MjModel, arm_q) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import PaperSquareConfig
+from mjx_gr00t.envs.paper_card import PaperCardConfig
 from mjx_gr00t.physics import PhysicsState, make_engine
 from mjx_gr00t.physics.c_engine import CEngine
 from mjx_gr00t.physics.mjx_engine import MjxEngine
@@ -164,7 +164,7 @@ def test_unknown_override_field_raises(warp_engine, model):
 def _env_rollout(engine: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The paper env on `engine`: obs (ENV_STEPS + 1, n, 34) from reset over random actions, and
     the per-env overrides that reset drew (DR on)."""
-    env = registry.make("paper_square", dataclasses.replace(PaperSquareConfig(), num_envs=n, engine=engine))
+    env = registry.make("paper_card", dataclasses.replace(PaperCardConfig(), num_envs=n, engine=engine))
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
     actions = jax.random.uniform(jax.random.PRNGKey(1), (ENV_STEPS, n, env.action_size), minval=-1.0, maxval=1.0)
     step = jax.jit(jax.vmap(env.step))

@@ -12,15 +12,15 @@ import pytest
 
 from mjx_gr00t import randomize
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperDRRanges, PaperSquareConfig
+from mjx_gr00t.envs.paper_card import CardDRConfig, CardDRRanges, PaperCardConfig
 
 B = 8
-FACTORS = [f.name for f in dataclasses.fields(PaperDRConfig)]
+FACTORS = [f.name for f in dataclasses.fields(CardDRConfig)]
 
 
 @pytest.fixture(scope="module")
 def env():
-    return registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=B, episode_length=5))
+    return registry.make("paper_card", PaperCardConfig(engine="c", num_envs=B, episode_length=5))
 
 
 def _counted(env):
@@ -48,8 +48,8 @@ def _keys(seed: int) -> jax.Array:
     return jax.random.split(jax.random.PRNGKey(seed), B)
 
 
-def _only_off(name: str) -> PaperDRConfig:
-    default = PaperDRConfig()
+def _only_off(name: str) -> CardDRConfig:
+    default = CardDRConfig()
     return dataclasses.replace(default, **{name: dataclasses.replace(getattr(default, name), enabled=False)})
 
 
@@ -91,8 +91,8 @@ def _assert_varies_in_range(draws: dict[str, np.ndarray], name: str, factor: ran
 
 def test_all_on_varies_within_range(env, counted):
     reset, _, _ = counted
-    dr = PaperDRConfig()
-    draws = _draws(env, reset(_keys(0), PaperDRRanges.from_config(dr)))
+    dr = CardDRConfig()
+    draws = _draws(env, reset(_keys(0), CardDRRanges.from_config(dr)))
     for name in FACTORS:
         _assert_varies_in_range(draws, name, getattr(dr, name))
     # Coupled fields follow the same draw.
@@ -107,7 +107,7 @@ def test_all_on_varies_within_range(env, counted):
 def test_each_factor_switches_off_on_its_own(env, counted, name):
     reset, _, _ = counted
     dr = _only_off(name)
-    draws = _draws(env, reset(_keys(1), PaperDRRanges.from_config(dr)))
+    draws = _draws(env, reset(_keys(1), CardDRRanges.from_config(dr)))
     _assert_neutral(draws, name)
     for other in FACTORS:
         if other != name:
@@ -115,7 +115,7 @@ def test_each_factor_switches_off_on_its_own(env, counted, name):
 
 
 def test_all_off_from_config_is_nominal(env):
-    off_env = registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=B, dr=PaperDRConfig.off()))
+    off_env = registry.make("paper_card", PaperCardConfig(engine="c", num_envs=B, dr=CardDRConfig.off()))
     state = jax.jit(jax.vmap(off_env.reset))(_keys(2))
     draws = _draws(off_env, state)
     for name in FACTORS:
@@ -130,7 +130,7 @@ def test_all_off_from_config_is_nominal(env):
 
 def test_fresh_draws_at_every_reset(env, counted):
     reset, _, _ = counted
-    ranges = PaperDRRanges.from_config(PaperDRConfig())
+    ranges = CardDRRanges.from_config(CardDRConfig())
     a, b, again = (_draws(env, reset(_keys(s), ranges)) for s in (3, 4, 3))
     for name in FACTORS:
         assert np.all(np.any((a[name] != b[name]).reshape(B, -1), axis=1)), name  # every env redrawn
@@ -139,7 +139,7 @@ def test_fresh_draws_at_every_reset(env, counted):
 
 def test_per_env_ranges_can_differ_within_a_batch(env):
     """Ranges are data: a batch can mix DR on and off (vmapped ablation arms)."""
-    on, off = PaperDRRanges.from_config(PaperDRConfig()), PaperDRRanges.from_config(PaperDRConfig.off())
+    on, off = CardDRRanges.from_config(CardDRConfig()), CardDRRanges.from_config(CardDRConfig.off())
     mixed = jax.tree.map(lambda x, y: jnp.stack([x, y] * (B // 2)), on, off)
     state = jax.jit(jax.vmap(env.reset))(_keys(5), mixed)
     draws = _draws(env, state)
@@ -150,25 +150,25 @@ def test_per_env_ranges_can_differ_within_a_batch(env):
 
 @pytest.mark.parametrize("name", FACTORS)
 def test_inverted_range_names_the_factor(name):
-    default = getattr(PaperDRConfig(), name)
+    default = getattr(CardDRConfig(), name)
     with pytest.raises(ValueError, match=f"'{name}'.*inverted"):
-        PaperDRConfig(**{name: randomize.Factor(default.high + 0.1, default.low)})
+        CardDRConfig(**{name: randomize.Factor(default.high + 0.1, default.low)})
 
 
 def test_non_finite_bound_names_the_factor():
     with pytest.raises(ValueError, match="'friction'.*finite"):
-        PaperDRConfig(friction=randomize.Factor(0.8, float("inf")))
+        CardDRConfig(friction=randomize.Factor(0.8, float("inf")))
 
 
 def test_changing_ranges_and_draws_does_not_retrace(env):
     reset, step, traces = _counted(env)
-    wide = PaperDRConfig(
+    wide = CardDRConfig(
         paper_xy=randomize.Factor(-0.02, 0.08), paper_yaw=randomize.Factor(-1.0, 1.0),
         friction=randomize.Factor(0.5, 1.5), paper_mass=randomize.Factor(0.5, 2.0),
         actuator_gain=randomize.Factor(0.7, 1.3),
     )
-    configs = [PaperDRConfig(), PaperDRConfig.off(), wide, _only_off("friction")]
-    states = [reset(_keys(10 + i), PaperDRRanges.from_config(dr)) for i, dr in enumerate(configs)]
+    configs = [CardDRConfig(), CardDRConfig.off(), wide, _only_off("friction")]
+    states = [reset(_keys(10 + i), CardDRRanges.from_config(dr)) for i, dr in enumerate(configs)]
     assert traces["reset"] == 1, traces
     # The states really differ in ranges and draws.
     assert not np.array_equal(states[0].info.dr_ranges.paper_yaw, states[2].info.dr_ranges.paper_yaw)
@@ -194,41 +194,41 @@ def test_changing_ranges_and_draws_does_not_retrace(env):
 # ----- helpers for ablations: factor names, one factor alone, wider ranges -----
 
 def test_factor_names_in_field_order():
-    assert randomize.factor_names(PaperDRConfig) == tuple(FACTORS)
-    assert randomize.factor_names(PaperDRConfig()) == tuple(FACTORS)
+    assert randomize.factor_names(CardDRConfig) == tuple(FACTORS)
+    assert randomize.factor_names(CardDRConfig()) == tuple(FACTORS)
 
 
 def test_with_enabled_keeps_exactly_the_named_factors():
-    dr = randomize.with_enabled(PaperDRConfig(), ("friction", "paper_yaw"))
+    dr = randomize.with_enabled(CardDRConfig(), ("friction", "paper_yaw"))
     assert [n for n in FACTORS if getattr(dr, n).enabled] == ["paper_yaw", "friction"]
     for name in FACTORS:  # ranges kept, only the switches change
-        assert (getattr(dr, name).low, getattr(dr, name).high) == (getattr(PaperDRConfig(), name).low,
-                                                                  getattr(PaperDRConfig(), name).high)
-    assert randomize.with_enabled(PaperDRConfig(), ()) == PaperDRConfig.off()
+        assert (getattr(dr, name).low, getattr(dr, name).high) == (getattr(CardDRConfig(), name).low,
+                                                                  getattr(CardDRConfig(), name).high)
+    assert randomize.with_enabled(CardDRConfig(), ()) == CardDRConfig.off()
     with pytest.raises(ValueError, match=r"unknown DR factor\(s\) \['mass'\]; valid factors: paper_xy"):
-        randomize.with_enabled(PaperDRConfig(), ("mass",))
+        randomize.with_enabled(CardDRConfig(), ("mass",))
 
 
 def test_neutral_values_come_from_the_tasks_own_ranges():
     from mjx_gr00t.envs.fetch.config import FetchDRConfig, FetchDRRanges
 
-    assert randomize.neutral_values(PaperDRConfig, PaperDRRanges.from_config) == NEUTRAL
+    assert randomize.neutral_values(CardDRConfig, CardDRRanges.from_config) == NEUTRAL
     assert set(randomize.neutral_values(FetchDRConfig, FetchDRRanges.from_config).values()) == {1.0}
 
 
 def test_widened_scales_each_range_about_its_neutral_value():
-    neutral = randomize.neutral_values(PaperDRConfig, PaperDRRanges.from_config)
-    wide = randomize.widened(PaperDRConfig.off(), 1.5, neutral)  # switched-off factors come back on
+    neutral = randomize.neutral_values(CardDRConfig, CardDRRanges.from_config)
+    wide = randomize.widened(CardDRConfig.off(), 1.5, neutral)  # switched-off factors come back on
     expect = {"paper_xy": (-0.075, 0.075), "paper_yaw": (-0.45, 0.45), "friction": (0.7, 1.3),
               "paper_mass": (0.85, 1.15), "actuator_gain": (0.85, 1.15)}
     for name, (low, high) in expect.items():
         factor = getattr(wide, name)
         assert factor.enabled and factor.low == pytest.approx(low) and factor.high == pytest.approx(high), name
-    same = randomize.widened(PaperDRConfig(), 1.0, neutral)
+    same = randomize.widened(CardDRConfig(), 1.0, neutral)
     for name in FACTORS:
-        got, default = getattr(same, name), getattr(PaperDRConfig(), name)
+        got, default = getattr(same, name), getattr(CardDRConfig(), name)
         assert (got.low, got.high) == pytest.approx((default.low, default.high)), name
     with pytest.raises(ValueError, match=r"'friction' .* to a low of -0.2 <= 0; use a width below 5"):
-        randomize.widened(PaperDRConfig(), 6.0, neutral)
+        randomize.widened(CardDRConfig(), 6.0, neutral)
     with pytest.raises(ValueError, match="width must be a finite number >= 0"):
-        randomize.widened(PaperDRConfig(), float("nan"), neutral)
+        randomize.widened(CardDRConfig(), float("nan"), neutral)

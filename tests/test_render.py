@@ -15,10 +15,10 @@ import pytest
 
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.fetch.push import FetchPushConfig
-from mjx_gr00t.envs.paper_square import PaperSquareConfig
+from mjx_gr00t.envs.paper_card import PaperCardConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAPER_XML = os.path.join(REPO, "envs_xml", "so101_paper_square.xml")
+PAPER_XML = os.path.join(REPO, "envs_xml", "so101_paper_card.xml")
 ARM_MOVE = np.array([0.4, -0.3, 0.3, -0.4, 0.8, 0.5])  # rad, added to the six arm joints
 PAPER_X = 6  # qpos index of the paper's x (its free joint follows the six arm joints)
 
@@ -47,7 +47,7 @@ def renderer(model):
 def poses(model) -> np.ndarray:
     """(3, nq): the home pose; the arm moved; the paper moved 5 cm in x (arm at home)."""
     home = model.qpos0.copy()
-    home[:6] = PaperSquareConfig().home_qpos
+    home[:6] = PaperCardConfig().home_qpos
     moved, paper = home.copy(), home.copy()
     moved[:6] += ARM_MOVE
     paper[PAPER_X] += 0.05

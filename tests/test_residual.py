@@ -15,7 +15,7 @@ from mjx_gr00t.bases import make_base
 from mjx_gr00t.bases.ik import IKPushBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
-from mjx_gr00t.envs.paper_square import OBS_LAYOUT
+from mjx_gr00t.envs.paper_card import OBS_LAYOUT
 from mjx_gr00t.residual import AlphaSchedule, ResidualTask, combine, scale_residual
 from mjx_gr00t.rl import ppo
 from mjx_gr00t.rl.ppo_config import PPOConfig, make_policy
@@ -32,13 +32,13 @@ BASE_ATOL = 1e-6  # the IK base in two differently fused XLA programs (seen: 3e-
 # ----- fixtures: the residual env as the trainers build it, its bare inner env, a fresh PPO -----
 @pytest.fixture(scope="module")
 def env() -> EpisodeEnv:
-    return build_residual_env("paper_square", scene_config("paper_square", B, "c", dr=True), "ik", PENALTY)
+    return build_residual_env("paper_card", scene_config("paper_card", B, "c", dr=True), "ik", PENALTY)
 
 
 @pytest.fixture(scope="module")
 def inner(env: EpisodeEnv) -> EpisodeEnv:
     """The plain paper env with the residual env's own config."""
-    return registry.make("paper_square", env.task.task.config)
+    return registry.make("paper_card", env.task.task.config)
 
 
 class Compiled(NamedTuple):
@@ -141,7 +141,7 @@ def test_combine_clips_total():
 
 # ----- ResidualTask construction and observation -----
 def test_penalty_weight_validation(inner):
-    base = make_base("zero", "paper_square", inner.task)
+    base = make_base("zero", "paper_card", inner.task)
     with pytest.raises(ValueError, match="penalty_weight must be >= 0"):
         ResidualTask(inner.task, base, penalty_weight=-0.001)
     with pytest.raises(ValueError, match="penalty_weight"):

@@ -12,7 +12,7 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 import pytest
 
 from mjx_gr00t import gym as mgym
-from mjx_gr00t.bases.ik import IKPushBase
+from mjx_gr00t.bases.rig_drag import RigDragBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.residual import ResidualEpisodeEnv, ResidualTask
@@ -58,7 +58,7 @@ def test_builds_the_residual_env_the_trainers_and_gym_step() -> None:
     config = scene_config("paper_square", 2, "c", dr=False)
     env = build_residual_env("paper_square", config, "ik", penalty=0.01)
     assert type(env) is EpisodeEnv and isinstance(env.task, ResidualTask)
-    assert isinstance(env.task.base, IKPushBase) and env.task.penalty_weight == 0.01
+    assert isinstance(env.task.base, RigDragBase) and env.task.penalty_weight == 0.01
     inner = registry.make("paper_square", config)
     assert env.episode_length == inner.episode_length
     assert env.terminate_on_success == inner.terminate_on_success

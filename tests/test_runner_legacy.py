@@ -8,18 +8,20 @@ import pytest
 from mjx_gr00t.runner import run_dir
 from mjx_gr00t.runner.legacy import config_from_flat, config_of_record
 from mjx_gr00t.runner.metrics_log import read_metrics
-from mjx_gr00t.runner.recipes import default_config, resolve
+from mjx_gr00t.runner.recipes import recipe_config, resolve
 
 LEGACY_RUN = "tests/data/legacy_run_ppo"   # written by train.residual_ppo at b440122, stopped after 2 of 4 iterations
 
 
-def test_old_default_flags_are_the_default_config():
+def test_old_default_flags_are_the_card_recipe():
+    """The old trainers' defaults were the card scene's recipe (the paper task before the rig's twin,
+    `paper_card` now)."""
     with open(f"{LEGACY_RUN}/run.json") as f:
         old = json.load(f)["args"]
     flags = {**old, "num_envs": 256, "unroll_length": 16, "num_minibatches": 8, "update_epochs": 2,
              "hidden": [256, 256], "total_steps": 3_000_000, "engine": "auto", "checkpoint_every": 20,
              "keep_checkpoints": 3, "stop_after": None, "out": None, "wandb": "offline"}
-    assert config_from_flat("ppo", flags).identity() == resolve(default_config("ppo"), "ppo").identity()
+    assert config_from_flat("ppo", flags).identity() == resolve(recipe_config("paper_card/ik/ppo"), "ppo").identity()
 
 
 def test_renamed_sac_flags_map_to_their_new_fields():

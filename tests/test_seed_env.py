@@ -29,12 +29,12 @@ from benchmarks import seed_env
 from benchmarks.seed_env import SeedConfig, SeedDR, SeedPaperEnv, make_seed_vec
 from mjx_gr00t.bases.ik import IKPushConfig
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.envs.paper_square import PaperDRConfig, PaperDRRanges, PaperSquareConfig, load_model
+from mjx_gr00t.envs.paper_card import CardDRConfig, CardDRRanges, PaperCardConfig, load_model
 from mjx_gr00t.physics import PhysicsState
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.runner.build import build_env
 from mjx_gr00t.runner.config import RunConfig, with_flat
-from mjx_gr00t.runner.recipes import default_config
+from mjx_gr00t.runner.recipes import recipe_config
 
 N = 8  # DR draws rolled out side by side
 STEPS = 150  # a whole episode (the time limit)
@@ -55,8 +55,9 @@ CLOSED_TOL = 1e-3
 
 @pytest.fixture(scope="module")
 def config() -> RunConfig:
-    """What `python -m train.residual_ppo` trains with no flags."""
-    return default_config("ppo")
+    """What `python -m train.residual_ppo --recipe paper_card/ik/ppo` trains: the card scene the seed env
+    reimplements (the default before the rig's twin)."""
+    return recipe_config("paper_card/ik/ppo")
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def _residuals(seed: int) -> np.ndarray:
 
 # ----- constants, ranges, scene -----
 def test_config_matches_library(config: RunConfig) -> None:
-    c, lib = SeedConfig(), PaperSquareConfig()
+    c, lib = SeedConfig(), PaperCardConfig()
     shared = [f.name for f in dataclasses.fields(c) if f.name in {g.name for g in dataclasses.fields(lib)}]
     assert len(shared) == 15
     for name in shared:
@@ -99,15 +100,15 @@ def test_config_matches_library(config: RunConfig) -> None:
     assert dataclasses.asdict(c.ik) == dataclasses.asdict(IKPushConfig())
     r, scene = config.residual, config.scene
     assert (c.alpha, c.residual_penalty) == (r.alpha, r.residual_penalty)
-    assert r.alpha_schedule == "constant" and scene.base == "ik" and scene.dr and scene.scene == "paper_square"
+    assert r.alpha_schedule == "constant" and scene.base == "ik" and scene.dr and scene.scene == "paper_card"
     defaults = inspect.signature(EpisodeEnv.__init__).parameters
     assert (c.max_abs_qpos, c.max_abs_qvel) == (defaults["max_abs_qpos"].default, defaults["max_abs_qvel"].default)
 
 
-@pytest.mark.parametrize("ours, library", [(SeedDR(), PaperDRConfig()), (SeedDR.off(), PaperDRConfig.off())])
-def test_dr_ranges_match_library(ours: SeedDR, library: PaperDRConfig) -> None:
-    ranges = PaperDRRanges.from_config(library)
-    names = [f.name for f in dataclasses.fields(PaperDRRanges)]
+@pytest.mark.parametrize("ours, library", [(SeedDR(), CardDRConfig()), (SeedDR.off(), CardDRConfig.off())])
+def test_dr_ranges_match_library(ours: SeedDR, library: CardDRConfig) -> None:
+    ranges = CardDRRanges.from_config(library)
+    names = [f.name for f in dataclasses.fields(CardDRRanges)]
     assert names == [f.name for f in dataclasses.fields(SeedDR)]
     for name in names:
         np.testing.assert_array_equal(np.asarray(getattr(ours, name), np.float32), getattr(ranges, name), err_msg=name)
@@ -142,7 +143,7 @@ def test_dr_draws_span_the_ranges_and_touch_the_same_fields(start) -> None:
 
 
 def test_scene_compiles_as_the_library_loads_it(jax_env: EpisodeEnv) -> None:
-    ours, theirs = seed_env.load_model(SeedConfig()), load_model(PaperSquareConfig())
+    ours, theirs = seed_env.load_model(SeedConfig()), load_model(PaperCardConfig())
     size = mujoco.mj_sizeModel(theirs)
     assert mujoco.mj_sizeModel(ours) == size
     buffers = np.zeros((2, size), np.uint8)

@@ -11,7 +11,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from mjx_gr00t.envs.paper_square import ARM_JOINTS, PaperSquareConfig, load_model
+from mjx_gr00t.envs.paper_card import PaperCardConfig, load_model
+from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 
 XML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "envs_xml")
 ARM_XML = os.path.join(XML_DIR, "so101.xml")
@@ -76,7 +77,7 @@ def arm() -> mujoco.MjModel:
 
 @pytest.fixture(scope="module")
 def scene() -> mujoco.MjModel:
-    return load_model(PaperSquareConfig())
+    return load_model(PaperCardConfig())
 
 
 def _tool_pos(m: mujoco.MjModel, q) -> np.ndarray:

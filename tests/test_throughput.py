@@ -71,7 +71,7 @@ def no_warp(monkeypatch):
 
 def test_an_engine_that_cannot_start_is_recorded_with_its_reason(tmp_path, no_warp):
     path = tmp_path / "tp.json"
-    throughput.main(throughput.Args(quick=True, scenes="paper_square", engines="warp", json=str(path)))
+    throughput.main(throughput.Args(quick=True, scenes="paper_card", engines="warp", json=str(path)))
     report = json.loads(path.read_text())
     assert report["records"] == []
     [skip] = report["skipped"]
@@ -84,12 +84,12 @@ def test_quick_warp_run_measures_the_env_on_the_cpu(tmp_path):
     """engine 'warp' (MuJoCo Warp on Warp's CPU device) through the benchmark's env figure (the
     PPO figures build on the same vmapped env step). Warp's kernels compile here unless cached."""
     path = tmp_path / "tp.json"
-    throughput.main(throughput.Args(quick=True, scenes="paper_square", engines="warp", figures="env",
+    throughput.main(throughput.Args(quick=True, scenes="paper_card", engines="warp", figures="env",
                                     json=str(path)))
     report = json.loads(path.read_text())
     assert report["skipped"] == []
     [rec] = report["records"]
-    assert (rec["scene"], rec["engine"], rec["num_envs"], rec["figure"]) == ("paper_square", "warp", 4, "env")
+    assert (rec["scene"], rec["engine"], rec["num_envs"], rec["figure"]) == ("paper_card", "warp", 4, "env")
     assert rec["policy_steps_per_s"] > 0 and rec["env_steps_per_call"] == 4 * 4  # quick: 4 steps a call
     assert rec["physics_steps_per_s"] == pytest.approx(rec["policy_steps_per_s"] * 12)
     assert rec["compiles_in_timed_region"] == 0

@@ -2,17 +2,22 @@
 
     python -m train.evaluate --run runs/residual_ppo --episodes 256 --json eval.json
     python -m train.evaluate --run runs/residual_ppo --plain-rl runs/plain_rl
+    python -m train.evaluate --run runs/ppo-paper_square-ik-... --perception camera --episodes 128
 
 Every policy runs on the same `--episodes` initial states, drawn from `--seed` (kept apart from
 the training seeds). Reports success rate (95 % Wilson interval), mean return and mean final
 distance to the goal (95 % normal intervals).
+
+--perception camera (paper task, robot observations): also evaluates base and base + residual with
+the top camera rendered at 320 x 240 and the paper-pose estimator run on every frame, in place of the
+estimate noise model the residual trained with, on the same initial states; both are reported.
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Literal
 
 import tyro
 
@@ -20,6 +25,8 @@ from bridge.groot import planner
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import format_table
 from mjx_gr00t.export.format import write_json_atomic
+from mjx_gr00t.render import RenderBackendError
+from mjx_gr00t.runner.build import build_env
 from mjx_gr00t.runner.config import RunSettings
 from mjx_gr00t.runner.finish import evaluate_policies, evaluate_policy, evaluation_record
 from mjx_gr00t.runner.trained import load_trained
@@ -39,6 +46,9 @@ class Args:
     """Write the record to this JSON file."""
     plain_rl: str | None = None
     """A run trained with --base zero on the same scene, to compare as plain RL."""
+    perception: Literal["model", "camera"] = "model"
+    """Paper task: where the paper-pose estimate comes from. model: the noise model the run trained
+    with. camera: also the top camera and the estimator in the loop (needs OpenGL: OSMesa on a CPU)."""
 
 
 def evaluate(args: Args) -> dict[str, Any]:
@@ -60,13 +70,35 @@ def evaluate(args: Args) -> dict[str, Any]:
         results["plain_rl"] = evaluate_policy(
             plain.env, plain.policy_fn, plain.params, plain.config.residual.alpha, args.episodes, args.seed)
         rows["plain RL"] = results["plain_rl"]
+    if args.perception == "camera":
+        camera = camera_env(trained, args.run)
+        for key, label in (("base", f"{base} base alone"), ("residual", f"{base} + residual")):
+            results[f"{key}_camera"] = evaluate_policy(camera, trained.policy_fn, trained.params,
+                                                       0.0 if key == "base" else alpha, args.episodes, args.seed)
+            rows[f"{label} (camera)"] = results[f"{key}_camera"]
     record = evaluation_record(scene, base, alpha, args.episodes, args.seed, results)
+    record["perception"] = args.perception
     record["run"] = os.path.abspath(args.run)
     print(format_table(rows))
     if args.json:
         write_json_atomic(args.json, record)
         print(f"wrote {args.json}")
     return record
+
+
+def camera_env(trained: Any, run: str) -> Any:
+    """The run's env with the camera and estimator in the loop; UsageError (one line) where that
+    cannot be: another scene or observation mode, or no OpenGL backend."""
+    scene = trained.config.scene
+    if scene.scene != "paper_square" or trained.env.spec.obs_mode != "robot":
+        raise UsageError(f"--perception camera is for the paper task with robot observations; {run!r} is a "
+                         f"{scene.scene} run ({trained.env.spec.obs_mode or 'no'} observation mode)")
+    options = tuple(o for o in scene.scene_options if not o.startswith("perception=")) + ("perception='camera'",)
+    config = dataclasses.replace(trained.config, scene=dataclasses.replace(scene, scene_options=options))
+    try:
+        return build_env(config, planner)
+    except RenderBackendError as e:
+        raise UsageError(str(e).splitlines()[0]) from e
 
 
 if __name__ == "__main__":

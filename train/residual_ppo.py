@@ -1,13 +1,14 @@
 """Residual PPO: learn a correction on top of a base policy.
 
-    python -m train.residual_ppo                         # paper task, IK base, DR on; < 15 min on 2 cores
+    python -m train.residual_ppo                         # the paper rig's twin, IK base, DR on; ~10 min on 2 cores
     python -m train.residual_ppo --base zero --out runs/plain_rl
     python -m train.residual_ppo --resume runs/plain_rl   # continue exactly where it stopped
     python -m train.residual_ppo --recipe list            # the named recipes behind the README's results
 
-Measured with the defaults (recipe paper_square/ik/ppo; 2-core AMD EPYC, no GPU, 256 held-out
-episodes): the IK base alone succeeds in 40.6 %, IK base + residual in 85.5 % (95 % CI 80.7..89.3),
-after 3M env steps in 11.2 min end to end (benchmarks/results/residual_ppo_paper_square_cpu2.json).
+Measured with the defaults (recipe paper_square/ik/ppo: the real rig's twin, robot observations,
+DR on; 2-core AMD EPYC, no GPU, 256 held-out episodes): the IK drag base alone succeeds in 40.2 %,
+IK base + residual in 89.1 % (95 % CI 84.6..92.3), after 2M env steps in 9.9 min of training
+(benchmarks/results/residual_ppo_paper_square_twin_cpu2.json).
 
 The runner is mjx_gr00t.runner with the algorithm fixed to PPO: each iteration (rollout of
 `--unroll-length` steps on `--num-envs` envs + PPO update) is one jitted call. Progress goes to a bar,

@@ -29,7 +29,9 @@ import numpy as np
 from flax import struct
 
 from mjx_gr00t.envs.base import State
-from mjx_gr00t.envs.paper_square import ARM_JOINTS, PaperSquareTask
+from mjx_gr00t.envs.paper_card import PaperCardTask
+from mjx_gr00t.envs.paper_rig import PaperRigTask
+from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 
 
 @struct.dataclass
@@ -70,10 +72,10 @@ class ChunkedJointBase:
 
     name = "groot"
 
-    def __init__(self, task: PaperSquareTask, planner: ChunkPlanner) -> None:
-        if not isinstance(task, PaperSquareTask):
+    def __init__(self, task: PaperRigTask | PaperCardTask, planner: ChunkPlanner) -> None:
+        if not isinstance(task, (PaperRigTask, PaperCardTask)):
             raise ValueError(
-                f"--base groot drives the SO-101 arm's joint targets (scene paper_square); scene task "
+                f"--base groot drives the SO-101 arm's joint targets (scenes paper_square, paper_card); scene task "
                 f"{type(task).__name__} has a different action space that GR00T cannot drive "
                 "(use --base script or --base zero there)")
         if not 1 <= planner.n_action_steps <= planner.horizon:

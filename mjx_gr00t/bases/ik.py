@@ -1,4 +1,5 @@
-"""A scripted push with a damped-least-squares (Jacobian) IK controller, in JAX.
+"""The card scene's (`paper_card`) scripted push with a damped-least-squares (Jacobian) IK controller,
+in JAX. The paper task itself, the rig's twin, has a fingertip drag instead (bases/rig_drag.py).
 
 The script, from the env state alone (no hidden phase, so it is pure and vmappable):
 - the contact point sits just behind the sheet's trailing edge (seen from the square), found
@@ -28,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from mjx_gr00t.envs.base import State
-from mjx_gr00t.envs.paper_square import PaperSquareTask
+from mjx_gr00t.envs.paper_card import PaperCardTask
 from mjx_gr00t.kinematics import quat_to_mat
 
 
@@ -61,11 +62,11 @@ class IKPushConfig:
 
 
 class IKPushBase:
-    """The scripted IK push for `PaperSquareTask`; call it on one env's state."""
+    """The scripted IK push for `PaperCardTask`; call it on one env's state."""
 
     name = "ik"
 
-    def __init__(self, task: PaperSquareTask, config: IKPushConfig = IKPushConfig()) -> None:
+    def __init__(self, task: PaperCardTask, config: IKPushConfig = IKPushConfig()) -> None:
         self.task = task
         self.config = config
 

@@ -1,7 +1,7 @@
 """Where our MJCF files live: the `envs_xml` package's data, found through importlib.resources (so
 it works from a checkout, an editable install and a wheel alike).
 
-    xml_path("so101_paper_square.xml")   # -> an absolute path to the file
+    xml_path("so101_paper_card.xml")   # -> an absolute path to the file
 """
 
 import importlib.resources

@@ -1,7 +1,7 @@
 """The env state, the task protocol, and the episode wrapper (time limit, NaN guard, auto-reset).
 
 Conventions follow brax / MuJoCo Playground: `reset(key) -> State`, `step(State, action) -> State`,
-pure and written for one env; `jax.vmap` makes a batch. A *task* (e.g. `PaperSquareTask`) knows
+pure and written for one env; `jax.vmap` makes a batch. A *task* (e.g. `PaperCardTask`) knows
 physics, observation and reward only. `EpisodeEnv` wraps a task with everything episodic:
 - a time limit that *truncates* (bootstrap) rather than terminates;
 - a NaN guard: non-finite or diverged physics (|qpos| >= `max_abs_qpos`, |qvel| >=

@@ -1,7 +1,7 @@
 """Our tasks as brax envs, so brax's own trainers (e.g. `brax.training.agents.ppo.train`) run them.
 
     from brax.training.agents.ppo import train as ppo
-    env = to_brax(registry.make("paper_square", PaperSquareConfig(engine="c")))
+    env = to_brax(registry.make("paper_square", PaperCardConfig(engine="c")))
     make_policy, params, metrics = ppo.train(env, num_timesteps=..., episode_length=150, ...)
 
 `BraxAdapter` wraps a bare `Task` (one env, no time limit, no auto-reset): brax's `training.wrap`

@@ -86,13 +86,19 @@ def draw_params(key: jax.Array, xy_bias: jax.Array, yaw_bias: jax.Array, xy_nois
 
 
 def update(est: EstimateState, pose: jax.Array, key: jax.Array) -> tuple[EstimateState, jax.Array]:
-    """pose: (3,) the true x, y, yaw now -> the new state and the estimate (3,) the policy sees now
-    (yaw canonical)."""
+    """The noise model. pose: (3,) the true x, y, yaw now -> the new state and the estimate (3,) the
+    policy sees now (yaw canonical)."""
     k_noise, k_drop = jax.random.split(key)
     p = est.params
     measured = pose + p.bias + p.noise_std * jax.random.normal(k_noise, (3,))
+    return update_measured(est, measured, ~jax.random.bernoulli(k_drop, p.dropout))
+
+
+def update_measured(est: EstimateState, measured: jax.Array, found: jax.Array) -> tuple[EstimateState, jax.Array]:
+    """A measurement from outside (the camera and estimator in the loop): measured (3,) x, y, yaw;
+    found () bool, False for a dropout (the last estimate is held) -> the new state and the
+    estimate (3,) the policy sees now, `params.delay` steps late."""
     measured = measured.at[2].set(canonical_yaw(measured[2]))
-    dropped = jax.random.bernoulli(k_drop, p.dropout)
-    measured = jnp.where(dropped, est.history[0], measured)
+    measured = jnp.where(found, measured, est.history[0])
     history = servo.push(est.history, measured)
-    return est.replace(history=history), servo.delayed(history, p.delay)
+    return est.replace(history=history), servo.delayed(history, est.params.delay)

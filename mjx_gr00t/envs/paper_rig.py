@@ -96,6 +96,10 @@ class PaperRigTask:
         self._slip_geoms = np.array([m.geom("paper").id, m.geom("table").id])
         self._paper_body = np.array([m.body("paper").id])
         self.default_ranges = RigDRRanges.from_config(config.dr)
+        self._perception = None
+        if config.perception == "camera":  # host code: imported only when asked for
+            from mjx_gr00t.perception.in_the_loop import CameraPerception
+            self._perception = CameraPerception(m, config.paper_size)
         robot = config.obs_mode == "robot"
         layout = ROBOT_LAYOUT if robot else PRIVILEGED_LAYOUT
         self.observation_size = sum(size for _, size in layout)
@@ -103,7 +107,7 @@ class PaperRigTask:
             obs_layout=layout, action_names=ARM_JOINTS,
             action_ranges=tuple((float(lo), float(hi)) for lo, hi in m.actuator_ctrlrange),
             action_scale=config.act_scale, policy_dt=self.policy_dt,
-            critic_only=ROBOT_CRITIC_ONLY if robot else (),
+            critic_only=ROBOT_CRITIC_ONLY if robot else (), obs_mode=config.obs_mode,
         )
 
     # ----- reset -----
@@ -132,6 +136,9 @@ class PaperRigTask:
         params = estimate.draw_params(k[5], r.estimate_xy_bias, r.estimate_yaw_bias, r.estimate_xy_noise,
                                       r.estimate_yaw_noise, r.estimate_dropout, r.estimate_delay)
         pose = jnp.concatenate([xy, jnp.asarray(yaw)[None]])
+        if self._perception is not None:  # the camera's first frame (the noise model's on a dropout)
+            seen = self._camera(physics.qpos)
+            pose = jnp.where(seen[3] > 0.5, seen[:3] - params.bias, pose)
         sent = servo.quantise(home, c.servo_ticks_per_rev)
         info = PaperInfo(
             ctrl_target=home, applied=home,
@@ -164,6 +171,11 @@ class PaperRigTask:
         reward = sum(v for k, v in metrics.items() if k.startswith("reward/"))
         return state.replace(physics=physics, obs=obs, reward=reward, success=success, done=success,
                              metrics=metrics, info=info)
+
+    def _camera(self, qpos: jax.Array) -> jax.Array:
+        """qpos (nq,) -> (4,) the camera estimator's x, y, yaw and found flag (host callback)."""
+        return jax.pure_callback(self._perception, jax.ShapeDtypeStruct((4,), jnp.float32), qpos,
+                                 vmap_method="broadcast_all")
 
     # ----- geometry -----
     def tool_pose(self, qpos: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -212,8 +224,12 @@ class PaperRigTask:
             seen = servo.quantise(qpos[:6], c.servo_ticks_per_rev)
             velocity = (seen - info.joints_seen) / self.policy_dt
             tool_pos, tool_rot = self.base_chain.site_pose(seen[:5])
-            true_pose = jnp.concatenate([paper_pos[:2], yaw[None]])
-            est_state, est = estimate.update(info.estimate, true_pose, k_est)
+            if self._perception is None:
+                true_pose = jnp.concatenate([paper_pos[:2], yaw[None]])
+                est_state, est = estimate.update(info.estimate, true_pose, k_est)
+            else:
+                seen_pose = self._camera(qpos)
+                est_state, est = estimate.update_measured(info.estimate, seen_pose[:3], seen_pose[3] > 0.5)
             est_corners = estimate.corners(est[:2], est[2], jnp.asarray(self.paper_half, jnp.float32))
             true_corners = estimate.corners(paper_pos[:2], yaw, jnp.asarray(self.paper_half, jnp.float32))
             obs = jnp.concatenate([

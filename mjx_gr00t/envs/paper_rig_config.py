@@ -24,6 +24,7 @@ ARM_JOINTS: tuple[str, ...] = (
     "shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper",
 )
 OBS_MODES: tuple[str, ...] = ("robot", "privileged")
+PERCEPTIONS: tuple[str, ...] = ("model", "camera")
 MAX_DELAY_STEPS: int = 4
 """Longest servo-command latency or estimate delay the env keeps history for, policy steps."""
 XML_DIR = assets.xml_dir()
@@ -132,6 +133,11 @@ class PaperRigConfig:
     joints, finite-difference velocities, forward-kinematics tool pose in the arm's base frame, a
     noisy, delayed paper-pose estimate); the critic also sees the true state (asymmetric actor-critic).
     privileged: the simulator's exact state, for the actor too (the pre-twin behaviour)."""
+    perception: str = "model"
+    """Where `robot` observations' paper-pose estimate comes from. model: the true pose through the
+    estimate noise model (DR `estimate_*`; fast, for training). camera: the top camera rendered at
+    320 x 240 and the estimator run on each frame on the host (`perception.in_the_loop`), as on the
+    real rig; needs an OpenGL backend (OSMesa on a CPU)."""
     episode_length: int = 300
     """Policy steps before truncation (10 s at 30 Hz; the rig's demonstrations last about 11 s, and
     the seed rig allows 400)."""
@@ -204,6 +210,9 @@ class PaperRigConfig:
             (self.episode_length >= 1, f"episode_length must be >= 1, got {self.episode_length}"),
             (self.engine in ENGINES, f"unknown physics engine {self.engine!r}; choose one of {list(ENGINES)}"),
             (self.obs_mode in OBS_MODES, f"unknown observation mode {self.obs_mode!r}; choose one of {list(OBS_MODES)}"),
+            (self.perception in PERCEPTIONS, f"unknown perception {self.perception!r}; choose one of {list(PERCEPTIONS)}"),
+            (self.perception == "model" or self.obs_mode == "robot",
+             "perception='camera' feeds the robot observations' paper estimate; it needs obs_mode='robot'"),
             (not (self.physics_hz % self.control_hz or self.control_hz % self.policy_hz),
              f"rates must divide evenly: physics_hz ({self.physics_hz}) by control_hz ({self.control_hz}), "
              f"and control_hz by policy_hz ({self.policy_hz})"),

@@ -94,6 +94,8 @@ class EnvSpec:
     goal: the goal layout and reward of a goal-conditioned env (HER); None otherwise.
     critic_only: layout entries only the critic may read (asymmetric actor-critic): state a real
         robot has no sensor for. The actor (and the export) reads `actor_indices` alone.
+    obs_mode: the name of the scene's observation mode where it has several (paper task: 'robot' or
+        'privileged'); "" otherwise.
     """
 
     obs_layout: tuple[tuple[str, int], ...]
@@ -103,6 +105,7 @@ class EnvSpec:
     policy_dt: float
     goal: GoalSpec | None = None
     critic_only: tuple[str, ...] = ()
+    obs_mode: str = ""
 
     def __post_init__(self) -> None:
         layout = tuple((str(name), int(size)) for name, size in self.obs_layout)

@@ -66,6 +66,10 @@ class ExportSpec:
     squash: str = "clip"
     """How the head's output becomes the residual: 'clip' to [-1, 1] (PPO's Gaussian mean) or
     'tanh' (SAC's squashed Gaussian)."""
+    obs_mode: str = ""
+    """The scene's observation mode where it has several (paper task: 'robot', what a real SO-101
+    with LeRobot and the top camera gives; or 'privileged'); written as residual.json's "obs_mode"
+    when set."""
     groot: GrootExport | None = None
     """With base 'groot': the GR00T checkpoint and settings the residual was trained on top of
     (mjx_gr00t.export.groot), written as residual.json's "groot" entry (null otherwise)."""

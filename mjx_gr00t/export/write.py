@@ -104,12 +104,13 @@ def _meta(spec: ExportSpec, tensors: Mapping[str, np.ndarray], layers: Sequence[
     """The residual.json document."""
     starts = np.cumsum([0] + [int(n) for _, n in spec.obs_layout])
     clip = float(spec.obs_clip) if (spec.normalize_obs and spec.obs_clip is not None) else None
+    mode = {"obs_mode": spec.obs_mode} if spec.obs_mode else {}
     return {
         "format": "mjx_gr00t.residual",
         "format_version": FORMAT_VERSION,
         "tensors_file": TENSORS_FILE,
         "tensors_sha256": sha256,
-        "scene": spec.scene, "base": spec.base, "algo": spec.algo,
+        "scene": spec.scene, "base": spec.base, "algo": spec.algo, **mode,
         "obs_dim": spec.obs_dim,
         "action_dim": len(spec.joint_names),
         "observation_layout": [

@@ -106,7 +106,7 @@ def export_spec(config: RunConfig, env: EpisodeEnv, algo: str, network: ExportNe
     return ExportSpec(
         scene=config.scene.scene, base=config.scene.base, algo=algo, hidden=network.hidden,
         activation=network.activation, normalize_obs=network.normalize_obs, obs_clip=network.obs_clip,
-        obs_layout=spec.actor_layout, alpha=float(config.residual.alpha),
+        obs_layout=spec.actor_layout, obs_mode=spec.obs_mode, alpha=float(config.residual.alpha),
         act_scale=float(spec.action_scale), joint_names=tuple(spec.action_names),
         joint_ranges=tuple(spec.action_ranges), squash=network.squash, groot=groot,
     )

@@ -26,6 +26,10 @@ AlgoConfig = TypeVar("AlgoConfig")
 Omit = tyro.conf.OmitArgPrefixes
 
 
+SCENE_REVISION: int = 2
+"""Written into run.json and checkpoints: 2 since `paper_square` is the paper rig's twin (runs
+without it were made on the card scene, now `paper_card`; `runner.legacy` maps them)."""
+
 @dataclasses.dataclass(frozen=True)
 class SceneSettings:
     """The scene and the base policy the residual learns on."""

@@ -20,7 +20,7 @@ import jax
 from mjx_gr00t.checkpoint import Checkpointer
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.runner import legacy, run_dir
-from mjx_gr00t.runner.config import RunConfig, as_json
+from mjx_gr00t.runner.config import SCENE_REVISION, RunConfig, as_json
 from mjx_gr00t.runner.metrics_log import METRICS_FILE, MetricsLog, wall_time_at
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ def open_checkpoints(out: str, algo: str, config: RunConfig, state: Any, total_i
     state is already past `total_iterations`."""
     identity = {"algo": algo, "identity": config.identity()}
     ckpt = Checkpointer(f"{out}/checkpoints", max_to_keep=config.run.keep_checkpoints,
-                        config={**identity, "config": as_json(saved_form(config))})
+                        config={**identity, "config": as_json(saved_form(config)), "scene_revision": SCENE_REVISION})
     if config.run.resume:
         check_resume(out, algo, config)
         try:

@@ -19,7 +19,7 @@ from typing import Any
 from mjx_gr00t.distributed import is_main_process
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.export.format import write_json_atomic
-from mjx_gr00t.runner.config import RunSettings
+from mjx_gr00t.runner.config import SCENE_REVISION, RunSettings
 
 RUN_FILE: str = "run.json"
 
@@ -86,7 +86,8 @@ def prepare_out(out: str, algo: str, config: dict[str, Any], resume: bool, overw
         shutil.rmtree(out)
     try:
         os.makedirs(out, exist_ok=True)
-        write_json_atomic(run_file, {"algo": algo, "config": config, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        write_json_atomic(run_file, {"algo": algo, "config": config, "scene_revision": SCENE_REVISION,
+                                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                      "command": " ".join(sys.argv)})
     except OSError as e:
         raise UsageError(f"cannot write to --out {out!r}: {e.strerror or e}; choose a writable directory") from e
@@ -95,15 +96,18 @@ def prepare_out(out: str, algo: str, config: dict[str, Any], resume: bool, overw
 def record_resume_changes(out: str, config: dict[str, Any]) -> None:
     """Writes the resumed run's resolved `config` into `out`/run.json, each run setting that changed
     (--total-steps, --eval-every, ...) listed under "changed_on_resume" with the time; a run.json
-    written before RunConfig is rewritten in the new form. Only process 0 writes."""
+    written before RunConfig, or before the paper rig's twin (`config.SCENE_REVISION`), is rewritten
+    in the new form. Only process 0 writes."""
     record = read_run(out)
     before = record.get("config", {}).get("run", {})
     changed = {k: [before.get(k), v] for k, v in config["run"].items()
                if k in before and before.get(k) != v}
-    if (not changed and "config" in record) or not is_main_process():
+    stale = record.get("scene_revision", 1) < SCENE_REVISION
+    if (not changed and "config" in record and not stale) or not is_main_process():
         return
     record.pop("args", None)
     record["config"] = config
+    record["scene_revision"] = SCENE_REVISION
     if changed:
         record.setdefault("changed_on_resume", []).append(
             {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **{k: {"from": a, "to": b} for k, (a, b) in changed.items()}})

@@ -13,7 +13,8 @@ import pytest
 
 from mjx_gr00t import randomize
 from mjx_gr00t.envs import registry
-from mjx_gr00t.envs.paper_square import ARM_JOINTS, OBS_LAYOUT, PaperDRConfig, PaperDRRanges, PaperSquareConfig
+from mjx_gr00t.envs.paper_card import OBS_LAYOUT, CardDRConfig, CardDRRanges, PaperCardConfig
+from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 
 B = 4
 EPISODE_LENGTH = 3
@@ -25,7 +26,7 @@ SIGNS = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]])  # corner order in the ob
 @pytest.fixture(scope="module")
 def env():
     """DR on (defaults), paper at its nominal start, short episodes."""
-    return registry.make("paper_square", PaperSquareConfig(engine="c", num_envs=B, episode_length=EPISODE_LENGTH))
+    return registry.make("paper_card", PaperCardConfig(engine="c", num_envs=B, episode_length=EPISODE_LENGTH))
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +44,17 @@ def state0(fns):
 @pytest.fixture(scope="module")
 def centre_env():
     """The paper starts at the square's centre: a small xy offset only, everything else off."""
-    cfg = PaperSquareConfig(
-        engine="c", num_envs=B, episode_length=50, paper_start=PaperSquareConfig().square_centre,
-        dr=dataclasses.replace(PaperDRConfig.off(), paper_xy=randomize.Factor(-0.01, 0.01)),
+    cfg = PaperCardConfig(
+        engine="c", num_envs=B, episode_length=50, paper_start=PaperCardConfig().square_centre,
+        dr=dataclasses.replace(CardDRConfig.off(), paper_xy=randomize.Factor(-0.01, 0.01)),
     )
-    env = registry.make("paper_square", cfg)
+    env = registry.make("paper_card", cfg)
     return env, jax.jit(jax.vmap(env.reset, in_axes=(0, None))), jax.jit(jax.vmap(env.step))
 
 
-def _yaw_ranges(yaw: float) -> PaperDRRanges:
-    dr = dataclasses.replace(PaperDRConfig.off(), paper_yaw=randomize.Factor(yaw, yaw))
-    return PaperDRRanges.from_config(dr)
+def _yaw_ranges(yaw: float) -> CardDRRanges:
+    dr = dataclasses.replace(CardDRConfig.off(), paper_yaw=randomize.Factor(yaw, yaw))
+    return CardDRRanges.from_config(dr)
 
 
 def _at(tree, i):
@@ -92,7 +93,7 @@ def test_corners_relative_to_square(centre_env):
     env, reset, _ = centre_env
     keys = jax.random.split(jax.random.PRNGKey(1), B)
     # Paper exactly at the square's centre, yaw 0.
-    state = reset(keys, PaperDRRanges.from_config(PaperDRConfig.off()))
+    state = reset(keys, CardDRRanges.from_config(CardDRConfig.off()))
     obs = np.asarray(state.obs)
     np.testing.assert_allclose(obs[:, 19:21], 0.0, atol=1e-7)
     np.testing.assert_allclose(obs[:, 22:26], np.broadcast_to([1.0, 0, 0, 0], (B, 4)), atol=1e-7)
@@ -277,13 +278,13 @@ def test_joint_targets_accumulate_and_clip(env, state0, task_step):
 ])
 def test_config_validation(kwargs, words):
     with pytest.raises(ValueError) as err:
-        PaperSquareConfig(engine="c", **kwargs)
+        PaperCardConfig(engine="c", **kwargs)
     msg = str(err.value)
     assert all(w in msg for w in words), msg
 
 
 def test_unknown_engine_names_valid_engines():
     with pytest.raises(ValueError) as err:
-        PaperSquareConfig(engine="gpu")
+        PaperCardConfig(engine="gpu")
     msg = str(err.value)
     assert "'gpu'" in msg and all(name in msg for name in ("mjx", "c", "warp", "auto")), msg

@@ -1,4 +1,7 @@
-"""SO-101 paper-in-square: slide a sheet of card until all four corners are inside a red tape square.
+"""Scene `paper_card`: the paper task before the rig's twin. Slide a sheet of card until all four
+corners are inside a red tape square, pushed by a tool-tip pad that reaches below the jaw tips and
+passes through the table (a part and a contact no SO-101 has). Kept for the yardsticks and runs
+measured on it; the paper task is `paper_square`, the real rig's twin (envs/paper_rig.py).
 
 One env, pure and vmappable. Physics at 360 Hz, inner control at 180 Hz, policy at 30 Hz: each
 policy step runs 12 physics steps, and the joint targets move linearly to their new values over
@@ -29,13 +32,11 @@ from flax import struct
 from mjx_gr00t import randomize
 from mjx_gr00t.envs import assets
 from mjx_gr00t.envs.base import State
+from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 from mjx_gr00t.envs.spec import EnvSpec
 from mjx_gr00t.kinematics import SerialChain, mat_to_quat, quat_to_mat
 from mjx_gr00t.physics import ENGINES, PhysicsState, make_engine, resolve_engine_name
 
-ARM_JOINTS: tuple[str, ...] = (
-    "shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper",
-)
 OBS_LAYOUT: tuple[tuple[str, int], ...] = (
     ("joint_pos", 6), ("joint_vel", 6), ("tool_pos", 3), ("tool_quat", 4), ("paper_pos", 3),
     ("paper_quat", 4), ("paper_corners_xy", 8),
@@ -44,7 +45,7 @@ XML_DIR = assets.xml_dir()
 
 
 @dataclasses.dataclass(frozen=True)
-class PaperDRConfig:
+class CardDRConfig:
     """Domain randomisation of the paper task; every factor switches on and off on its own."""
 
     paper_xy: randomize.Factor = randomize.Factor(-0.05, 0.05)
@@ -62,13 +63,13 @@ class PaperDRConfig:
         randomize.validate_factors(self)
 
     @classmethod
-    def off(cls) -> "PaperDRConfig":
+    def off(cls) -> "CardDRConfig":
         """Every factor switched off."""
         return randomize.all_off(cls)
 
 
 @struct.dataclass
-class PaperDRRanges:
+class CardDRRanges:
     """The DR ranges as data (each (2,) [low, high]); they live in the env state."""
 
     paper_xy: jax.Array
@@ -78,7 +79,7 @@ class PaperDRRanges:
     actuator_gain: jax.Array
 
     @classmethod
-    def from_config(cls, dr: PaperDRConfig) -> "PaperDRRanges":
+    def from_config(cls, dr: CardDRConfig) -> "CardDRRanges":
         return cls(
             paper_xy=dr.paper_xy.range(0.0), paper_yaw=dr.paper_yaw.range(0.0),
             friction=dr.friction.range(1.0), paper_mass=dr.paper_mass.range(1.0),
@@ -87,7 +88,7 @@ class PaperDRRanges:
 
 
 @dataclasses.dataclass(frozen=True)
-class PaperSquareConfig:
+class PaperCardConfig:
     """Configuration of the paper-in-square scene."""
 
     num_envs: int = 256
@@ -121,9 +122,9 @@ class PaperSquareConfig:
     """Penalty per radian of orientation error."""
     step_penalty: float = 0.01
     """Penalty per step."""
-    dr: PaperDRConfig = PaperDRConfig()
+    dr: CardDRConfig = CardDRConfig()
     """Domain randomisation."""
-    xml_path: str = assets.xml_path("so101_paper_square.xml")
+    xml_path: str = assets.xml_path("so101_paper_card.xml")
     """The scene's MJCF."""
 
     def __post_init__(self) -> None:
@@ -156,11 +157,11 @@ class PaperInfo:
     """Task record of one env: joint targets, DR ranges and this episode's model overrides."""
 
     ctrl_target: jax.Array  # (6,) current joint targets, rad
-    dr_ranges: PaperDRRanges
+    dr_ranges: CardDRRanges
     overrides: dict[str, jax.Array]  # per-env MjModel fields, drawn at reset
 
 
-def load_model(config: PaperSquareConfig) -> mujoco.MjModel:
+def load_model(config: PaperCardConfig) -> mujoco.MjModel:
     """Compiles the scene with the configured square size and physics rate."""
     spec = mujoco.MjSpec.from_file(config.xml_path)
     h, w = config.square_half_size, 0.005
@@ -176,13 +177,13 @@ def load_model(config: PaperSquareConfig) -> mujoco.MjModel:
     return spec.compile()
 
 
-class PaperSquareTask:
+class PaperCardTask:
     """Physics, observation and reward of the paper task, for one env (see module docstring)."""
 
     observation_size = 34
     action_size = 6
 
-    def __init__(self, config: PaperSquareConfig) -> None:
+    def __init__(self, config: PaperCardConfig) -> None:
         self.config = config
         self.mj_model = load_model(config)
         m = self.mj_model
@@ -200,7 +201,7 @@ class PaperSquareTask:
         self.ticks = config.control_hz // config.policy_hz
         self._slip_geoms = np.array([m.geom("paper").id, m.geom("table").id])
         self._paper_body = np.array([m.body("paper").id])
-        self.default_ranges = PaperDRRanges.from_config(config.dr)
+        self.default_ranges = CardDRRanges.from_config(config.dr)
         self.spec = EnvSpec(
             obs_layout=OBS_LAYOUT, action_names=ARM_JOINTS,
             action_ranges=tuple((float(lo), float(hi)) for lo, hi in m.actuator_ctrlrange),
@@ -208,7 +209,7 @@ class PaperSquareTask:
         )
 
     # ----- reset -----
-    def reset(self, key: jax.Array, dr_ranges: PaperDRRanges | None = None) -> State:
+    def reset(self, key: jax.Array, dr_ranges: CardDRRanges | None = None) -> State:
         """A fresh episode with DR drawn from `dr_ranges` (the config's when None)."""
         ranges = self.default_ranges if dr_ranges is None else dr_ranges
         k_xy, k_yaw, k_fr, k_mass, k_gain = jax.random.split(key, 5)

@@ -1,0 +1,53 @@
+"""The top camera and the paper-pose estimator in the simulation loop (host code).
+
+`CameraPerception(model)` renders the scene's `front` camera at the real rig's 320 x 240 for a batch
+of envs and runs `estimate_paper` on each frame, the same code a deployment runs on real frames:
+
+    perception = CameraPerception(task.mj_model)
+    seen = perception(qpos)        # qpos (B, nq) -> (B, 4) float32: x, y, yaw (canonical), found (0/1)
+
+`PaperRigTask` calls it through `jax.pure_callback` when its config says `perception="camera"`.
+"""
+
+import numpy as np
+
+from mjx_gr00t.perception.camera_model import CameraModel
+from mjx_gr00t.perception.paper_estimator import estimate_paper
+from mjx_gr00t.render import BatchRenderer, RenderBackendError
+
+WIDTH, HEIGHT = 320, 240
+"""The rig's camera frames (LeRobot `observation.images.main`: 240 x 320 x 3)."""
+
+OSMESA_HINT = ("--perception camera renders the top camera and needs an OpenGL backend; on a CPU-only Linux "
+               "machine install OSMesa (`sudo apt-get install -y libosmesa6`, which `bash setup.sh` does as root) "
+               "and set MUJOCO_GL=osmesa")
+
+
+class CameraPerception:
+    """Renders `camera` and estimates the sheet's pose, for a batch of envs. Not thread-safe."""
+
+    def __init__(self, model, paper_size: tuple[float, float], camera: str = "front") -> None:
+        """model: the scene's MjModel. Raises RenderBackendError (with how to install OSMesa) when no
+        OpenGL backend starts here."""
+        try:
+            self.renderer = BatchRenderer(model, cameras=(camera,), height=HEIGHT, width=WIDTH)
+        except RenderBackendError as e:
+            raise RenderBackendError(f"{OSMESA_HINT} ({e})") from e
+        self.camera_name = camera
+        self.camera = CameraModel.from_mujoco(model, camera, WIDTH, HEIGHT)
+        self.paper_size = paper_size
+        self.frames = 0
+
+    def __call__(self, qpos: np.ndarray) -> np.ndarray:
+        """qpos (..., nq) -> (..., 4) float32: x, y (m), canonical yaw (rad), found (1) or dropped (0)."""
+        qpos = np.asarray(qpos)
+        lead = qpos.shape[:-1]
+        flat = qpos.reshape(-1, qpos.shape[-1])
+        images = self.renderer.render(flat)[self.camera_name]
+        out = np.zeros((len(flat), 4), np.float32)
+        for i, image in enumerate(images):
+            estimate = estimate_paper(image, self.camera, self.paper_size)
+            if estimate is not None:
+                out[i] = (*estimate.centre, estimate.yaw, 1.0)
+        self.frames += len(flat)
+        return out.reshape(*lead, 4)
