@@ -135,10 +135,9 @@ class PaperRigTask:
                                qvel=jnp.zeros(m.nv, jnp.float32))
         params = estimate.draw_params(k[5], r.estimate_xy_bias, r.estimate_yaw_bias, r.estimate_xy_noise,
                                       r.estimate_yaw_noise, r.estimate_dropout, r.estimate_delay)
+        # The first estimate is the noise model's, also with the camera in the loop: resets run every
+        # step for auto-reset, and a frame each would double the rendering.
         pose = jnp.concatenate([xy, jnp.asarray(yaw)[None]])
-        if self._perception is not None:  # the camera's first frame (the noise model's on a dropout)
-            seen = self._camera(physics.qpos)
-            pose = jnp.where(seen[3] > 0.5, seen[:3] - params.bias, pose)
         sent = servo.quantise(home, c.servo_ticks_per_rev)
         info = PaperInfo(
             ctrl_target=home, applied=home,
