@@ -27,7 +27,7 @@ from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl import algos, ppo
-from mjx_gr00t.rl.networks import gaussian_sample, normalize_obs
+from mjx_gr00t.rl.networks import actor_input_indices, actor_obs, gaussian_sample, normalize_obs
 from mjx_gr00t.rl.ppo_config import PPOConfig, make_networks
 from mjx_gr00t.runner.build import build_env, scene_config
 from mjx_gr00t.runner.config import RunConfig, SceneSettings
@@ -130,6 +130,7 @@ def _env_policy(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
     alpha_fn = schedules(cfg).alpha
     policy, _ = make_networks(config, env.action_size)
     ts = algos.get("ppo").init(config, env, jax.random.PRNGKey(0))
+    indices = actor_input_indices(env.spec)  # the paper twin's actor reads the robot's inputs only
 
     @jax.jit
     def run(carry: tuple[State, jax.Array, Any, Any]) -> tuple[State, jax.Array, Any, Any]:
@@ -138,7 +139,7 @@ def _env_policy(spec: Spec, plain: EpisodeEnv, base: str) -> Workload:
         alpha = alpha_fn(0.0)
 
         def body(s: State, k: jax.Array) -> tuple[State, None]:
-            mean, log_std = policy.apply(params, normalize_obs(config, normalizer, s.obs))
+            mean, log_std = policy.apply(params, actor_obs(indices, normalize_obs(config, normalizer, s.obs)))
             residual = gaussian_sample(k, mean, log_std)
             return jax.vmap(env.step)(s, scale_residual(residual, alpha)), None
 

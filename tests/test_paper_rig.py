@@ -170,3 +170,27 @@ def test_servo_latency_and_backlash_shape_what_the_servos_hold():
     task = _task(dr=dr, servo_ticks_per_rev=0)
     state = task.step(task.reset(jax.random.PRNGKey(0)), jnp.array([0.25, 0, 0, 0, 0, 0]))
     assert float(state.info.applied[0] - home[0]) == pytest.approx(0.0, abs=1e-7)  # 5 mrad < the 10 mrad band
+
+
+def test_camera_in_the_loop_sees_the_sheet_where_it_is():
+    """perception='camera': the robot observation's estimate comes from the rendered top camera and
+    the estimator (one frame per step), within a centimetre of the true pose."""
+    from mjx_gr00t.render import RenderBackendError
+
+    try:
+        task = _task(perception="camera", dr=RigDRConfig.off())
+    except RenderBackendError as e:
+        pytest.skip(f"no rendering backend on this machine: {e}")
+    spec = task.spec
+    state = task.reset(jax.random.PRNGKey(0))
+    step = jax.jit(task.step)
+    state = step(state, jnp.zeros(6))
+    before = task._perception.frames
+    state = jax.block_until_ready(step(state, jnp.zeros(6)))
+    assert task._perception.frames == before + 1  # one frame per env and step
+    obs = np.asarray(state.obs)
+    seen, true = obs[spec.obs_slice("paper_xy_est")], obs[spec.obs_slice("true_paper_pos")][:2]
+    assert np.linalg.norm(seen - true) < 0.01
+    np.testing.assert_allclose(obs[spec.obs_slice("paper_yaw_est")], (1.0, 0.0), atol=0.04)  # yaw within 0.02 rad
+    with pytest.raises(ValueError, match="needs obs_mode='robot'"):
+        PaperRigConfig(perception="camera", obs_mode="privileged")

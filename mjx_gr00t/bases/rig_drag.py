@@ -38,9 +38,8 @@ FINGERTIP_BELOW_TOOL: float = 0.0069
 class RigDragConfig:
     """Parameters of the scripted drag."""
 
-    hover_height: float = 0.025
-    """Tool-point height over the table while moving to the drag point, m (1 cm of fingertip
-    clearance over the sheet: from 4 cm, 2 of 64 near-nominal drags ran out of time)."""
+    hover_height: float = 0.04
+    """Tool-point height over the table while moving to the drag point, m."""
     press_depth: float = 0.004
     """How far below the sheet's top the fingertip is commanded while dragging, m."""
     grip_offset: float = 0.05
