@@ -27,7 +27,7 @@ def test_defaults_are_the_readme_runs():
     ppo = resolve(default_config("ppo"), "ppo")
     assert (ppo.scene.scene, ppo.scene.base, ppo.algo.unroll_length, ppo.algo.learning_rate) == (
         "paper_square", "ik", 16, 6e-4)
-    assert ppo.algo.total_iterations == total_iterations(ppo, "ppo") == 733   # 3M steps / 4096
+    assert ppo.algo.total_iterations == total_iterations(ppo, "ppo") == 489   # 2M steps / 4096 (the twin)
     sac = resolve(default_config("sac"), "sac")
     assert (sac.scene.scene, sac.scene.base, sac.algo.her, sac.algo.num_envs) == ("fetch_push", "zero", True, 32)
 
