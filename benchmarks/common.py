@@ -13,6 +13,8 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
+from mjx_gr00t.export.format import write_json_atomic
+
 _BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _compiles = [0]
 
@@ -115,3 +117,10 @@ def mj_step_per_s(model: mujoco.MjModel, seconds: float = 1.0) -> float:
             mujoco.mj_step(model, d)
         n += 100
     return n / (time.perf_counter() - start)
+
+
+def write_record(path: str | None, record: dict[str, Any]) -> None:
+    """Writes a benchmark's `record` as indented JSON to `path` (nothing when None) and says so."""
+    if path:
+        write_json_atomic(path, record)
+        print(f"wrote {path}")

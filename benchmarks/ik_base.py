@@ -12,7 +12,6 @@ Wilson interval; `--json` also writes the record, with the machine named.
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from typing import Any, Literal
 import jax.numpy as jnp
 import tyro
 
-from benchmarks.common import machine_tag
+from benchmarks.common import machine_tag, write_record
 from benchmarks.runs import runner_config
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import run_episodes, summarise
@@ -77,11 +76,7 @@ def main(args: Args) -> dict[str, Any]:
     }
     print(f"IK base, DR {args.dr}: success {k}/{n} = {k / n:.1%} (95% CI {low:.1%}..{high:.1%}), "
           f"{wall:.1f} s incl. compile; {record['machine']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=2)
-            f.write("\n")
-        print(f"wrote {args.json}")
+    write_record(args.json, record)
     return record
 
 

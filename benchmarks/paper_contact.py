@@ -28,7 +28,6 @@ with the machine named. Physics parameters are the scene's config (`envs.paper_r
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -39,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from benchmarks.common import machine_tag
+from benchmarks.common import machine_tag, write_record
 from mjx_gr00t.bases.rig_drag import RigDragBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.base import EpisodeEnv, State
@@ -217,11 +216,7 @@ def main(args: Args) -> dict[str, Any]:
     }
     print(f"{done} probes on {record['engine']}: launched {counts[0]}, tunnelled {counts[1]}, non-finite "
           f"{counts[2]}; {record['physics_steps_per_s']:.0f} physics steps/s; {record['machine']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=2)
-            f.write("\n")
-        print(f"wrote {args.json}")
+    write_record(args.json, record)
     return record
 
 

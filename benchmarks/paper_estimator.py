@@ -26,7 +26,6 @@ from mjx_gr00t import render  # before mujoco: it picks the GL backend
 
 import copy
 import dataclasses
-import json
 import math
 import os
 import time
@@ -36,7 +35,7 @@ import mujoco
 import numpy as np
 import tyro
 
-from benchmarks.common import machine_tag
+from benchmarks.common import machine_tag, write_record
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.paper_estimate import canonical_yaw
 from mjx_gr00t.envs.paper_rig_config import FINGERTIP_RADIUS, FINGERTIPS, PaperRigConfig
@@ -287,11 +286,7 @@ def main(args: Args) -> dict[str, Any]:
                  f"{1000 * stats['centre_error_m']['p95']:.1f} mm, yaw error mean {stats['yaw_error_rad']['mean']:.4f} "
                  f"rad p95 {stats['yaw_error_rad']['p95']:.4f} rad")
     print(f"{line}; {record['wall_s']:.0f} s; {record['machine']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=2)
-            f.write("\n")
-        print(f"wrote {args.json}")
+    write_record(args.json, record)
     return record
 
 
