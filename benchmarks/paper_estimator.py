@@ -38,10 +38,11 @@ import tyro
 from benchmarks.common import machine_tag, write_record
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.paper_estimate import canonical_yaw
-from mjx_gr00t.envs.paper_rig_config import FINGERTIP_RADIUS, FINGERTIPS, PaperRigConfig
+from mjx_gr00t.envs.paper_rig_config import FINGERTIP_RADIUS, FINGERTIPS, PaperRigConfig, RigDRConfig
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.perception.camera_model import CameraModel
+from mjx_gr00t.perception.image_dr import ImageJitter
 from mjx_gr00t.perception.paper_estimator import PaperEstimate, estimate_paper, white_mask
 
 WIDTH, HEIGHT = 320, 240
@@ -51,6 +52,10 @@ ARM_HIDDEN = 0.02
 """A sample counts as partly hidden when the arm covers at least this fraction of the sheet's
 in-view pixels (measured against a render of the same state without the arm)."""
 REGIONS = ("start", "frame")
+
+
+_DR = RigDRConfig()
+"""The twin's DR: its image-side factors are this benchmark's default jitter."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,13 +70,13 @@ class Args:
     """Seed of the states and the image-side DR draws."""
     arm_jitter: float = 0.5
     """Half-width of the uniform offset added to each arm joint's home position, rad."""
-    camera_pos_jitter: float = 0.005
-    """Half-width of the camera's position offset, m, drawn per axis."""
-    camera_angle_jitter: float = 1.0
+    camera_pos_jitter: float = _DR.camera_pos.high
+    """Half-width of the camera's position offset, m, drawn per axis (default: the twin's DR)."""
+    camera_angle_jitter: float = round(math.degrees(_DR.camera_angle.high), 6)
     """Half-width of the camera's turn about each of its axes (tilt, tilt, yaw), degrees."""
-    fovy_jitter: float = 2.0
+    fovy_jitter: float = _DR.camera_fovy.high
     """Half-width of the camera's fovy offset, degrees."""
-    light_jitter: float = 0.3
+    light_jitter: float = round(_DR.light.high - 1.0, 6)
     """Half-width of the lights' diffuse scale about 1 (one draw for all lights)."""
     json: str | None = None
     """Also write the record to this JSON file (its directory must exist)."""
@@ -115,23 +120,15 @@ def draw_state(rng: np.random.Generator, model: mujoco.MjModel, data: mujoco.MjD
 def jittered_model(model: mujoco.MjModel, rng: np.random.Generator,
                    args: Args) -> tuple[mujoco.MjModel, dict[str, Any]]:
     """A copy of `model` with one image-side DR draw applied (camera pose and fovy, light), and the draw."""
-    m = copy.deepcopy(model)
-    cam = m.camera(CAMERA).id
     offset = rng.uniform(-args.camera_pos_jitter, args.camera_pos_jitter, 3)
     angles = np.radians(rng.uniform(-args.camera_angle_jitter, args.camera_angle_jitter, 3))
     fovy = rng.uniform(-args.fovy_jitter, args.fovy_jitter)
     light = rng.uniform(1 - args.light_jitter, 1 + args.light_jitter)
-    turn, quat = np.zeros(4), np.zeros(4)
-    mujoco.mju_euler2Quat(turn, angles, "xyz")  # right-multiplied: about the camera's own axes
-    mujoco.mju_mulQuat(quat, m.cam_quat[cam], turn)
-    m.cam_pos[cam] += offset
-    m.cam_quat[cam] = quat
-    m.cam_fovy[cam] += fovy
-    m.light_diffuse[:] *= light
-    m.vis.headlight.diffuse[:] = light * np.asarray(model.vis.headlight.diffuse)
+    jitter = ImageJitter(model)
+    jitter.apply(np.array([*offset, *angles, fovy, light]), [model.camera(CAMERA).id])
     draw = {"camera_offset_m": offset.tolist(), "camera_turn_deg": np.degrees(angles).tolist(),
             "fovy_offset_deg": float(fovy), "light_scale": float(light)}
-    return m, draw
+    return jitter.model, draw
 
 
 def signed_error(est: PaperEstimate | None, truth: np.ndarray) -> np.ndarray:

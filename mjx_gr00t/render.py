@@ -47,6 +47,8 @@ from typing import Any, Protocol  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mjx_gr00t.perception.image_dr import NOMINAL, ImageJitter, check_draws  # noqa: E402
+
 _FIX_HINT = ("install OSMesa (Debian: `apt-get install libosmesa6`, which `bash setup.sh` does when "
              "run as root) and set MUJOCO_GL=osmesa, or on an NVIDIA GPU use MUJOCO_GL=egl or backend='warp'")
 
@@ -99,16 +101,26 @@ class BatchRenderer:
         else:
             self._impl = _GLRenderer(render_model, cam_ids, height, width, self.backend)
 
-    def render(self, qpos: np.ndarray) -> dict[str, np.ndarray]:
-        """qpos (B, nq) float -> {camera name: uint8 (B, height, width, 3)}"""
+    def render(self, qpos: np.ndarray, image_dr: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """qpos (B, nq) float -> {camera name: uint8 (B, height, width, 3)}.
+
+        image_dr: None, or (B, 8) per-env camera pose, fovy and light draws
+        (`mjx_gr00t.perception.image_dr`), applied to every rendered camera; OpenGL backends only."""
         qpos = np.asarray(qpos, dtype=np.float64)
         if qpos.ndim != 2 or qpos.shape[1] != self.nq:
             raise ValueError(f"qpos must be (B, nq={self.nq}), got shape {qpos.shape}")
         if self._impl is None:
             raise RuntimeError("render() after close()")
+        if image_dr is not None:
+            image_dr = check_draws(image_dr, len(qpos))
+            if self.backend == "warp":
+                if not np.allclose(image_dr, NOMINAL):
+                    raise ValueError("image DR (camera pose, fovy, light jitter) needs an OpenGL render backend "
+                                     "(osmesa or egl); the warp renderer draws every world with one camera")
+                image_dr = None
         if len(qpos) == 0:
             return {c: np.zeros((0, self.height, self.width, 3), np.uint8) for c in self.cameras}
-        images = self._impl.render(qpos)
+        images = self._impl.render(qpos) if image_dr is None else self._impl.render(qpos, image_dr)
         return dict(zip(self.cameras, images))
 
     def close(self) -> None:
@@ -207,7 +219,9 @@ class _GLRenderer:
                 f"OpenGL backend {gl!r} could not create a context ({type(err).__name__}: {err}); {_FIX_HINT}"
             ) from err
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
-        self._model, self._data, self._cam_ids = model, mujoco.MjData(model), cam_ids
+        self._jitter = ImageJitter(model)  # a private copy: image DR changes its cameras and lights
+        self._model, self._cam_ids = self._jitter.model, cam_ids
+        self._data = mujoco.MjData(self._model)
         self._scene = mujoco.MjvScene(model, maxgeom=10_000)
         self._option, self._camera = mujoco.MjvOption(), mujoco.MjvCamera()
         self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
@@ -215,22 +229,29 @@ class _GLRenderer:
         self._frame = np.empty((height, width, 3), np.uint8)
         _LIVE_GL.add(self)
 
-    def render(self, qpos: np.ndarray) -> list[np.ndarray]:
-        """qpos (B, nq) -> one uint8 (B, H, W, 3) per camera."""
+    def render(self, qpos: np.ndarray, image_dr: np.ndarray | None = None) -> list[np.ndarray]:
+        """qpos (B, nq), image_dr None or (B, 8) -> one uint8 (B, H, W, 3) per camera."""
         self._ctx.make_current()  # the context may have been left for another one since
         h, w = self._frame.shape[:2]
         out = [np.empty((len(qpos), h, w, 3), np.uint8) for _ in self._cam_ids]
-        for b, q in enumerate(qpos):
-            self._data.qpos[:] = q
-            mujoco.mj_forward(self._model, self._data)
-            for images, cam_id in zip(out, self._cam_ids):
-                self._camera.fixedcamid = cam_id
-                mujoco.mjv_updateScene(self._model, self._data, self._option, None, self._camera,
-                                       mujoco.mjtCatBit.mjCAT_ALL, self._scene)
-                mujoco.mjr_render(self._rect, self._scene, self._mjr)
-                mujoco.mjr_readPixels(self._frame, None, self._rect, self._mjr)
-                images[b] = self._frame[::-1]  # GL rows run bottom-up
+        with self._jitter:
+            for b, q in enumerate(qpos):
+                if image_dr is not None:
+                    self._jitter.apply(image_dr[b], self._cam_ids)
+                self._draw(b, q, out)
         return out
+
+    def _draw(self, b: int, q: np.ndarray, out: list[np.ndarray]) -> None:
+        """Poses the scene at q (nq,) and draws each camera into row b of `out`."""
+        self._data.qpos[:] = q
+        mujoco.mj_forward(self._model, self._data)
+        for images, cam_id in zip(out, self._cam_ids):
+            self._camera.fixedcamid = cam_id
+            mujoco.mjv_updateScene(self._model, self._data, self._option, None, self._camera,
+                                   mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+            mujoco.mjr_render(self._rect, self._scene, self._mjr)
+            mujoco.mjr_readPixels(self._frame, None, self._rect, self._mjr)
+            images[b] = self._frame[::-1]  # GL rows run bottom-up
 
     def close(self) -> None:
         if self._ctx is None:

@@ -235,23 +235,18 @@ def test_paper_ik_base_succeeds_near_the_nominal_start():
     from 64 starts within 1 mm and 0.01 rad of the nominal one (every other DR factor off).
 
     On the card scene this was a knife edge that the CPU's floating point decided (issue 13); the
-    fingertip drag is not: it succeeds from the nominal start and around it. Measured on a 2-core AMD
-    EPYC over three seed sets: 62, 64 and 63 of 64, every other drag still under way within 2.5 cm
-    of the goal when the 300-step limit struck (a 2.5 cm hover, not the default 4 cm, made it 64 of
-    64 on all three, but the residual trained on that base reached 65 % rather than 89 %). So the
-    bound: at most 3 drags out of time, each nearly there, and none that went wrong."""
+    fingertip drag is not: measured on a 2-core AMD EPYC over three seed sets, 64 of 64 each, every
+    one landed by step 228 of 300 (mean 211), its sheet within 0.07 rad of the frame's axis. So
+    every drag must land, with a sixth of the episode to spare."""
     tiny = dataclasses.replace(RigDRConfig.off(), paper_xy=randomize.Factor(-0.001, 0.001),
                                paper_yaw=randomize.Factor(-0.01, 0.01))
     env = registry.make("paper_square", PaperRigConfig(engine="c", num_envs=NEAR_NOMINAL, dr=tiny))
     base = jax.vmap(RigDragBase(env.task))
     res = run_episodes(env, lambda params, state, key: base(state), None, NEAR_NOMINAL, seed=0)
-    success = np.asarray(res.success) > 0.5
-    length, final = np.asarray(res.length), np.asarray(res.final_distance)
-    assert success.sum() >= NEAR_NOMINAL - 3, f"{(~success).sum()} of {NEAR_NOMINAL} failed"
-    assert np.all(length[success] < env.episode_length)
-    np.testing.assert_array_equal(length[~success], env.episode_length)  # out of time, not out of the task
-    assert np.all(final[~success] < 0.025), final[~success]
-    assert np.all(final[success] < 0.02)
+    success, length = np.asarray(res.success) > 0.5, np.asarray(res.length)
+    assert success.all(), f"{(~success).sum()} of {NEAR_NOMINAL} failed; lengths {length[~success]}"
+    assert np.all(length < env.episode_length * 5 / 6), length.max()
+    assert np.all(np.asarray(res.final_distance) < 0.02)
 
 
 # ----- summarise and format_table -----

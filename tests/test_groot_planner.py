@@ -64,7 +64,8 @@ def test_obs_base_action_is_the_converted_groot_chunk(tiny_dir: str) -> None:
         if need.any():
             plans += 1
             rows = np.flatnonzero(need)
-            images = renderer.render(qpos[rows])
+            draws = np.asarray(state.info.task.image_dr)[rows]  # each env's cameras and lights
+            images = renderer.render(qpos[rows], draws)
             seeds = np.asarray(state.info.base.seed)[rows]
             new = reference.plan(images["front"], images["wrist"], qpos[rows, :6],
                                  seed=call_seed(seeds)).numpy()

@@ -64,9 +64,10 @@ def call_seed(seeds: np.ndarray) -> int:
 class GrootChunkPlanner:
     """Renderer + GrootBase behind `mjx_gr00t.bases.chunked.ChunkPlanner`.
 
-    groot: a `bridge.groot.policy.GrootBase`. renderer: has `render(qpos (B, nq)) -> {camera: uint8
-    (B, 224, 224, 3)}` (a `mjx_gr00t.render.BatchRenderer`), or a zero-argument factory of one. Both
-    run on one worker thread of their own, so the GL context always lives on the same thread.
+    groot: a `bridge.groot.policy.GrootBase`. renderer: has
+    `render(qpos (B, nq), image_dr (B, 8) or None) -> {camera: uint8 (B, 224, 224, 3)}` (a
+    `mjx_gr00t.render.BatchRenderer`), or a zero-argument factory of one. Both run on one worker
+    thread of their own, so the GL context always lives on the same thread.
     """
 
     def __init__(self, groot: Any, renderer: Any) -> None:
@@ -85,18 +86,20 @@ class GrootChunkPlanner:
         self._queries, self._rows, self._plan_s, self._render_s = 0, 0, 0.0, 0.0
 
     def __call__(self, qpos: np.ndarray, joint_pos: np.ndarray, need: np.ndarray, chunks: np.ndarray,
-                 seeds: np.ndarray) -> np.ndarray:
-        """See `ChunkPlanner`: new chunks for the `need` rows, one batched GR00T query."""
-        return self._worker.submit(self._plan, qpos, joint_pos, need, chunks, seeds).result()
+                 seeds: np.ndarray, image_dr: np.ndarray | None = None) -> np.ndarray:
+        """See `ChunkPlanner`: new chunks for the `need` rows, one batched GR00T query; the frames
+        are rendered with each env's image DR draw (cameras and lights jittered)."""
+        return self._worker.submit(self._plan, qpos, joint_pos, need, chunks, seeds, image_dr).result()
 
     def _plan(self, qpos: np.ndarray, joint_pos: np.ndarray, need: np.ndarray, chunks: np.ndarray,
-              seeds: np.ndarray) -> np.ndarray:
+              seeds: np.ndarray, image_dr: np.ndarray | None) -> np.ndarray:
         rows = np.flatnonzero(need)
         out = np.array(chunks, np.float32, copy=True)
         if rows.size == 0:
             return out
         t0 = time.perf_counter()
-        images = self.renderer.render(np.ascontiguousarray(qpos[rows]))
+        draws = None if image_dr is None else np.ascontiguousarray(image_dr[rows])
+        images = self.renderer.render(np.ascontiguousarray(qpos[rows]), draws)
         t1 = time.perf_counter()
         front = images[self.cameras[0]] if "front" not in images else images["front"]
         wrist = images.get("wrist", front)  # single-camera configs never read it

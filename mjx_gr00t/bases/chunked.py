@@ -32,6 +32,7 @@ from mjx_gr00t.envs.base import State
 from mjx_gr00t.envs.paper_card import PaperCardTask
 from mjx_gr00t.envs.paper_rig import PaperRigTask
 from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
+from mjx_gr00t.perception import image_dr
 
 
 @struct.dataclass
@@ -58,9 +59,11 @@ class ChunkPlanner(Protocol):
     """Steps of each chunk executed before the next plan (1..H)."""
 
     def __call__(self, qpos: np.ndarray, joint_pos: np.ndarray, need: np.ndarray, chunks: np.ndarray,
-                 seeds: np.ndarray) -> np.ndarray:
+                 seeds: np.ndarray, image_dr: np.ndarray) -> np.ndarray:
         """qpos (B, nq), joint_pos (B, J) rad, need (B,) bool, chunks (B, H, J) the current ones,
-        seeds (B,) uint32 -> (B, H, J) float32: new chunks for the `need` rows, the others unchanged."""
+        seeds (B,) uint32, image_dr (B, 8) each env's camera and light draw (`perception.image_dr`;
+        nominal where the task draws none) -> (B, H, J) float32: new chunks for the `need` rows, the
+        others unchanged."""
         ...
 
 
@@ -117,9 +120,11 @@ class ChunkedJointBase:
         k_next, k_seed = jax.random.split(carry.key)
         seed = jnp.where(need, jax.random.bits(k_seed, (), jnp.uint32), carry.seed)
         qpos = state.physics.qpos
+        draw = getattr(state.info, "image_dr", None)
+        draw = jnp.asarray(image_dr.NOMINAL) if draw is None else draw
         chunk = jax.pure_callback(
             self._host_plan, jax.ShapeDtypeStruct(carry.chunk.shape, jnp.float32),
-            qpos, qpos[:self.joints], need, carry.chunk, seed, vmap_method="broadcast_all",
+            qpos, qpos[:self.joints], need, carry.chunk, seed, draw, vmap_method="broadcast_all",
         )
         return ChunkCarry(chunk=chunk, index=jnp.where(need, 0, carry.index).astype(jnp.int32),
                           key=jnp.where(need, k_next, carry.key), seed=seed)
@@ -130,7 +135,7 @@ class ChunkedJointBase:
         return self.to_action(state, carry.chunk[carry.index]), carry
 
     def _host_plan(self, qpos: np.ndarray, joint_pos: np.ndarray, need: np.ndarray, chunks: np.ndarray,
-                   seeds: np.ndarray) -> np.ndarray:
+                   seeds: np.ndarray, draws: np.ndarray) -> np.ndarray:
         """The callback: any leading batch dims, flattened for the planner."""
         self.host_calls += 1
         lead = need.shape
@@ -140,7 +145,8 @@ class ChunkedJointBase:
         if not need.any():
             return chunks.reshape(*lead, self.horizon, self.joints)
         out = self.planner(np.asarray(qpos).reshape(n, -1), np.asarray(joint_pos, np.float32).reshape(n, -1),
-                           need, chunks, np.asarray(seeds, np.uint32).reshape(n))
+                           need, chunks, np.asarray(seeds, np.uint32).reshape(n),
+                           np.asarray(draws, np.float32).reshape(n, image_dr.DRAW_SIZE))
         out = np.asarray(out, np.float32)
         if out.shape != chunks.shape:
             raise ValueError(f"the chunk planner returned shape {out.shape}, expected {chunks.shape}")

@@ -36,6 +36,7 @@ from mjx_gr00t.envs.paper_rig_config import (
     ARM_JOINTS, MAX_DELAY_STEPS, RigDRRanges, PaperRigConfig, load_model, success_regions,
 )
 from mjx_gr00t.envs.spec import EnvSpec
+from mjx_gr00t.perception import image_dr
 from mjx_gr00t.kinematics import SerialChain, mat_to_quat, quat_to_mat
 from mjx_gr00t.physics import PhysicsState, make_engine, resolve_engine_name
 
@@ -65,6 +66,7 @@ class PaperInfo:
     joints_seen: jax.Array  # (6,) the last quantised joint reading, rad
     estimate: estimate.EstimateState
     key: jax.Array  # for the estimate's per-step noise
+    image_dr: jax.Array  # (8,) the episode's camera pose, fovy and light draw (perception.image_dr)
     dr_ranges: RigDRRanges
     overrides: dict[str, jax.Array]  # per-env MjModel fields, drawn at reset
 
@@ -147,6 +149,8 @@ class PaperRigTask:
             joints_seen=servo.quantise(home, c.servo_ticks_per_rev),
             estimate=estimate.EstimateState.fresh(pose, params, MAX_DELAY_STEPS + 1),
             key=k[8], dr_ranges=r, overrides=overrides,
+            image_dr=image_dr.draw_image_dr(jax.random.fold_in(k[8], 1), r.camera_pos, r.camera_angle,
+                                            r.camera_fovy, r.light),
         )
         obs, metrics, success, info = self._observe(physics, info)
         zero = jnp.zeros(())
@@ -171,9 +175,10 @@ class PaperRigTask:
         return state.replace(physics=physics, obs=obs, reward=reward, success=success, done=success,
                              metrics=metrics, info=info)
 
-    def _camera(self, qpos: jax.Array) -> jax.Array:
-        """qpos (nq,) -> (4,) the camera estimator's x, y, yaw and found flag (host callback)."""
-        return jax.pure_callback(self._perception, jax.ShapeDtypeStruct((4,), jnp.float32), qpos,
+    def _camera(self, qpos: jax.Array, draw: jax.Array) -> jax.Array:
+        """qpos (nq,), draw (8,) the episode's image DR -> (4,) the camera estimator's x, y, yaw and
+        found flag (host callback)."""
+        return jax.pure_callback(self._perception, jax.ShapeDtypeStruct((4,), jnp.float32), qpos, draw,
                                  vmap_method="broadcast_all")
 
     # ----- geometry -----
@@ -227,7 +232,7 @@ class PaperRigTask:
                 true_pose = jnp.concatenate([paper_pos[:2], yaw[None]])
                 est_state, est = estimate.update(info.estimate, true_pose, k_est)
             else:
-                seen_pose = self._camera(qpos)
+                seen_pose = self._camera(qpos, info.image_dr)
                 est_state, est = estimate.update_measured(info.estimate, seen_pose[:3], seen_pose[3] > 0.5)
             est_corners = estimate.corners(est[:2], est[2], jnp.asarray(self.paper_half, jnp.float32))
             true_corners = estimate.corners(paper_pos[:2], yaw, jnp.asarray(self.paper_half, jnp.float32))

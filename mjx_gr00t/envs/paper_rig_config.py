@@ -30,7 +30,7 @@ MAX_DELAY_STEPS: int = 4
 XML_DIR = assets.xml_dir()
 _NONNEGATIVE = ("backlash", "latency", "estimate_xy_noise", "estimate_yaw_noise", "estimate_delay",
                 "estimate_dropout")
-_SCALES = ("friction", "paper_mass", "actuator_gain")
+_SCALES = ("friction", "paper_mass", "actuator_gain", "light")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +73,15 @@ class RigDRConfig:
     """Per-step probability that the estimator finds no sheet (the last estimate is held), drawn
     per episode, in [0, 1) (measured: 0.8 % of frames, 2.4 % of those where the arm covers part
     of the sheet)."""
+    camera_pos: randomize.Factor = randomize.Factor(-0.005, 0.005)
+    """Offset of each camera's position, m, drawn per axis and episode. Image consumers only (the
+    camera in the loop, GR00T's frames); the estimator keeps the nominal calibration."""
+    camera_angle: randomize.Factor = randomize.Factor(-math.radians(1.0), math.radians(1.0))
+    """Turn of each camera about its own axes, rad, drawn per axis and episode (image consumers)."""
+    camera_fovy: randomize.Factor = randomize.Factor(-2.0, 2.0)
+    """Offset of each camera's vertical field of view, degrees, per episode (image consumers)."""
+    light: randomize.Factor = randomize.Factor(0.7, 1.3)
+    """Scale of every light's brightness, per episode (> 0; image consumers)."""
 
     def __post_init__(self) -> None:
         randomize.validate_factors(self)
@@ -112,6 +121,10 @@ class RigDRRanges:
     estimate_yaw_noise: jax.Array
     estimate_delay: jax.Array
     estimate_dropout: jax.Array
+    camera_pos: jax.Array
+    camera_angle: jax.Array
+    camera_fovy: jax.Array
+    light: jax.Array
 
     @classmethod
     def from_config(cls, dr: RigDRConfig) -> "RigDRRanges":

@@ -4,7 +4,12 @@
 of envs and runs `estimate_paper` on each frame, the same code a deployment runs on real frames:
 
     perception = CameraPerception(task.mj_model)
-    seen = perception(qpos)        # qpos (B, nq) -> (B, 4) float32: x, y, yaw (canonical), found (0/1)
+    seen = perception(qpos, image_dr)   # qpos (B, nq), image_dr (B, 8) -> (B, 4) float32:
+                                        # x, y, yaw (canonical), found (0/1)
+
+`image_dr` holds each env's camera pose, fovy and light draw (`perception.image_dr`): the frame is
+rendered with the jittered camera, while the estimator maps pixels through the nominal camera
+model, as a deployment does through its calibration.
 
 `PaperRigTask` calls it through `jax.pure_callback` when its config says `perception="camera"`.
 """
@@ -38,12 +43,14 @@ class CameraPerception:
         self.paper_size = paper_size
         self.frames = 0
 
-    def __call__(self, qpos: np.ndarray) -> np.ndarray:
-        """qpos (..., nq) -> (..., 4) float32: x, y (m), canonical yaw (rad), found (1) or dropped (0)."""
+    def __call__(self, qpos: np.ndarray, image_dr: np.ndarray | None = None) -> np.ndarray:
+        """qpos (..., nq), image_dr None or (..., 8) -> (..., 4) float32: x, y (m), canonical yaw
+        (rad), found (1) or dropped (0)."""
         qpos = np.asarray(qpos)
         lead = qpos.shape[:-1]
         flat = qpos.reshape(-1, qpos.shape[-1])
-        images = self.renderer.render(flat)[self.camera_name]
+        draws = None if image_dr is None else np.asarray(image_dr).reshape(len(flat), -1)
+        images = self.renderer.render(flat, draws)[self.camera_name]
         out = np.zeros((len(flat), 4), np.float32)
         for i, image in enumerate(images):
             estimate = estimate_paper(image, self.camera, self.paper_size)
