@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from mjx_gr00t import randomize
 from mjx_gr00t.bases import make_base
 from mjx_gr00t.bases.chunked import ChunkPlanner
 from mjx_gr00t.envs import registry
@@ -36,22 +37,46 @@ class ConfigFieldError(ValueError):
 def scene_config(scene: str, num_envs: int, engine: str, dr: bool = True, overrides: Overrides = (),
                  start: Any = None) -> Any:
     """`start` (None: the scene's default config) with num_envs, engine, the overrides and, when
-    not `dr`, domain randomisation off (this wins over a 'dr' override).
+    not `dr`, domain randomisation off (this wins over a 'dr' override). An override 'dr.NAME'
+    sets one DR factor: (low, high), or 'off' (`dr_factors`).
 
     ValueError for an unknown scene or a bad value (the config validates itself);
     `ConfigFieldError` (a ValueError) for an override the scene's config lacks."""
     config = registry.default_config(scene) if start is None else start
     fields = [f.name for f in dataclasses.fields(config)]
     changes: dict[str, Any] = {"num_envs": num_envs, "engine": engine}
+    factors: dict[str, Any] = {}
     for name, value in overrides:
         if value is None:
+            continue
+        if name.startswith("dr.") and "dr" in fields:
+            factors[name[3:]] = value
             continue
         if name not in fields:
             raise ConfigFieldError(scene, name, fields)
         changes[name] = value
+    if factors:
+        changes["dr"] = dr_factors(changes.get("dr", config.dr), factors)
     if not dr and "dr" in fields:
         changes["dr"] = type(config.dr).off()
     return dataclasses.replace(config, **changes)
+
+
+def dr_factors(dr: Any, factors: dict[str, Any]) -> Any:
+    """`dr` (a DR config) with factors set: {name: (low, high), or 'off'}. ValueError naming the
+    factor for an unknown name, a malformed value or a range the config refuses."""
+    valid = [f.name for f in dataclasses.fields(dr) if isinstance(getattr(dr, f.name), randomize.Factor)]
+    changes = {}
+    for name, value in factors.items():
+        if name not in valid:
+            raise ValueError(f"--scene-options dr.{name}: no such DR factor; this scene's are {valid}")
+        if value == "off":
+            changes[name] = dataclasses.replace(getattr(dr, name), enabled=False)
+        elif isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+            changes[name] = randomize.Factor(float(value[0]), float(value[1]))
+        else:
+            raise ValueError(f"--scene-options dr.{name}=LOW,HIGH (two numbers) or dr.{name}=off, got {value!r}")
+    return dataclasses.replace(dr, **changes)
 
 
 def residual_episode_env(inner: EpisodeEnv, base: Base | CarryBase, penalty: float) -> EpisodeEnv:

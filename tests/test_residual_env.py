@@ -54,6 +54,26 @@ def test_scene_config_errors() -> None:
         runner_build.build_env(with_flat(default_config("ppo"), {"base": "script", "engine": "c", "num_envs": 1}))
 
 
+def test_dr_factors_from_scene_options() -> None:
+    """dr.FACTOR=LOW,HIGH or dr.FACTOR=off sets one DR factor; a range without physical sense, an
+    unknown factor or a malformed value is one UsageError line that names it."""
+    settings = SceneSettings("paper_square", engine="c", scene_options=("dr.latency=0,1", "dr.light=off"))
+    dr = runner_build.scene_config(settings, 1).dr
+    default = registry.default_config("paper_square").dr
+    assert (dr.latency.low, dr.latency.high, dr.latency.enabled) == (0.0, 1.0, True)
+    assert not dr.light.enabled and dr.friction == default.friction
+    assert scene_config("paper_square", 1, "c", dr=False, overrides=(("dr.latency", (0, 1)),)).dr == type(default).off()
+    for option, message in [
+        ("dr.latency=-1,2", "DR factor 'latency' cannot be negative"),
+        ("dr.friction=0,1.2", "DR factor 'friction' is a scale and must stay > 0"),
+        ("dr.light=1.3,0.7", "inverted range"),
+        ("dr.foo=0,1", r"dr.foo: no such DR factor; this scene's are \['paper_xy'"),
+        ("dr.light=abc", r"dr.light=LOW,HIGH \(two numbers\) or dr.light=off, got 'abc'"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            runner_build.scene_config(SceneSettings("paper_square", engine="c", scene_options=(option,)), 1)
+
+
 def test_builds_the_residual_env_the_trainers_and_gym_step() -> None:
     config = scene_config("paper_square", 2, "c", dr=False)
     env = build_residual_env("paper_square", config, "ik", penalty=0.01)

@@ -46,7 +46,9 @@ class SceneSettings:
     """Domain randomisation (--no-dr switches every factor off)."""
     scene_options: tuple[str, ...] = ()
     """Further fields of the scene's own config, as NAME=VALUE (e.g. obj_range=0.1 target_range=0.15
-    on the Fetch-like scenes); an unknown name is an error that lists the scene's fields."""
+    on the Fetch-like scenes, obs_mode=privileged on paper_square); dr.FACTOR=LOW,HIGH or
+    dr.FACTOR=off sets one DR factor (e.g. dr.latency=0,1 dr.light=off). An unknown name is an
+    error that lists the scene's fields or factors."""
 
 
 @dataclasses.dataclass(frozen=True)
