@@ -36,6 +36,7 @@ import numpy as np
 import tyro
 
 from benchmarks.common import machine_tag, write_record
+from benchmarks.paper_estimator_plot import plot_errors
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.paper_estimate import canonical_yaw
 from mjx_gr00t.envs.paper_rig_config import FINGERTIP_RADIUS, FINGERTIPS, PaperRigConfig, RigDRConfig
@@ -80,6 +81,8 @@ class Args:
     """Half-width of the lights' diffuse scale about 1 (one draw for all lights)."""
     json: str | None = None
     """Also write the record to this JSON file (its directory must exist)."""
+    plot: str | None = None
+    """Also draw the error distribution to this PNG (its directory must exist)."""
 
 
 def validate(args: Args) -> None:
@@ -93,8 +96,9 @@ def validate(args: Args) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if args.light_jitter >= 1:
         raise UsageError(f"--light-jitter must be < 1 (a scale about 1), got {args.light_jitter}")
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise UsageError(f"--json {args.json!r}: its directory does not exist")
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise UsageError(f"{flag} {path!r}: its directory does not exist")
 
 
 def draw_state(rng: np.random.Generator, model: mujoco.MjModel, data: mujoco.MjData, config: PaperRigConfig,
@@ -274,6 +278,8 @@ def main(args: Args) -> dict[str, Any]:
         "wall_s": time.perf_counter() - start,
         "worst": worst_cases(s),
         "camera_draws": draws,
+        "errors": [[None if np.isnan(v) else float(v) for v in row] for row in s.error],
+        "arm_hides_part": hidden.tolist(),
         "machine": machine_line(info), "machine_tag": machine_tag(), "machine_info": info,
     }
     stats = record["all"]
@@ -284,6 +290,10 @@ def main(args: Args) -> dict[str, Any]:
                  f"rad p95 {stats['yaw_error_rad']['p95']:.4f} rad")
     print(f"{line}; {record['wall_s']:.0f} s; {record['machine']}")
     write_record(args.json, record)
+    if args.plot:
+        plot_errors(s.error, hidden, f"paper-pose estimator, {args.samples} rendered frames over DR; {record['machine']}",
+                    args.plot)
+        print(f"wrote {args.plot}")
     return record
 
 

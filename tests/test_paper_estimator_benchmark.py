@@ -13,8 +13,8 @@ from mjx_gr00t.errors import UsageError
 
 
 def test_a_small_run_writes_its_record(tmp_path) -> None:
-    path = tmp_path / "estimator.json"
-    args = paper_estimator.Args(samples=8, states_per_camera=4, json=str(path))
+    path, png = tmp_path / "estimator.json", tmp_path / "errors.png"
+    args = paper_estimator.Args(samples=8, states_per_camera=4, json=str(path), plot=str(png))
     try:
         record = paper_estimator.main(args)
     except render.RenderBackendError as e:
@@ -31,6 +31,9 @@ def test_a_small_run_writes_its_record(tmp_path) -> None:
         assert set(stats["bias"]) == set(stats["std"]) == {"x_m", "y_m", "yaw_rad"}
     assert record["machine"] and record["machine_tag"]
     assert "--samples 8" in record["command"] and "--states-per-camera 4" in record["command"]
+    assert len(record["errors"]) == 8 and len(record["arm_hides_part"]) == 8
+    assert sum(row[0] is None for row in record["errors"]) == round(8 * stats["dropout_rate"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
 def test_no_image_dr_is_nearly_exact() -> None:
@@ -51,7 +54,8 @@ def test_no_image_dr_is_nearly_exact() -> None:
     (paper_estimator.Args(states_per_camera=0), "--states-per-camera must be >= 1"),
     (paper_estimator.Args(fovy_jitter=-1.0), "--fovy-jitter must be >= 0"),
     (paper_estimator.Args(light_jitter=1.0), "--light-jitter must be < 1"),
-    (paper_estimator.Args(json="/nonexistent-dir/e.json"), "its directory does not exist"),
+    (paper_estimator.Args(json="/nonexistent-dir/e.json"), "--json .* its directory does not exist"),
+    (paper_estimator.Args(plot="/nonexistent-dir/e.png"), "--plot .* its directory does not exist"),
 ])
 def test_bad_flags_give_one_clear_line(args: paper_estimator.Args, message: str) -> None:
     with pytest.raises(UsageError, match=message):
