@@ -1,8 +1,8 @@
 """The paper-return rig's twin: slide an A5 sheet into a red tape frame with an SO-101's fingertips.
 
-One env, pure and vmappable. Physics at 360 Hz, inner control at 180 Hz, policy at 30 Hz: each
-policy step runs 12 physics steps, and the servo targets move linearly to their new values over the
-6 inner-control ticks. Rig, rates and DR: `envs.paper_config`.
+One env, pure and vmappable. Physics at 540 Hz, inner control at 180 Hz, policy at 30 Hz (the
+config's defaults): each policy step runs 18 physics steps, and the servo targets move linearly to
+their new values over the 6 inner-control ticks. Rig, rates and DR: `envs.paper_config`.
 
 Action: (6,) in [-1, 1], joint-position deltas for shoulder_pan ... gripper; 1 means `act_scale`
 rad. The commands accumulate, clipped to the joint ranges, and go to the servos as a real SO-101's
@@ -46,6 +46,8 @@ ROBOT_LAYOUT: tuple[tuple[str, int], ...] = (
     ("true_joint_pos", 6), ("true_joint_vel", 6), ("true_paper_pos", 3), ("true_paper_quat", 4),
     ("true_paper_corners", 8),
 )
+ACTOR_SIZE: int = 31
+"""Entries of ROBOT_LAYOUT the actor reads (those before the critic-only ones)."""
 ROBOT_CRITIC_ONLY: tuple[str, ...] = (
     "true_joint_pos", "true_joint_vel", "true_paper_pos", "true_paper_quat", "true_paper_corners")
 PRIVILEGED_LAYOUT: tuple[tuple[str, int], ...] = (
@@ -142,7 +144,7 @@ class PaperRigTask:
         pose = jnp.concatenate([xy, jnp.asarray(yaw)[None]])
         sent = servo.quantise(home, c.servo_ticks_per_rev)
         info = PaperInfo(
-            ctrl_target=home, applied=home,
+            ctrl_target=sent, applied=sent,  # the running command starts at the servos' reading, as deployed
             commands=jnp.broadcast_to(sent, (MAX_DELAY_STEPS + 1, 6)),
             backlash=randomize.uniform(k[6], r.backlash, (6,)),
             latency=servo.draw_whole_steps(k[7], r.latency),
@@ -213,6 +215,19 @@ class PaperRigTask:
         return joints, xy, estimate.canonical_yaw(self.paper_yaw(obs[spec.obs_slice("paper_quat")]))
 
     # ----- observation and reward -----
+    def actor_observation(self, seen: jax.Array, previous: jax.Array, est: jax.Array) -> jax.Array:
+        """What the actor reads in `robot` mode, from what a real rig gives (`train.deploy` calls the
+        same code on robot readings): seen (6,) joint readings and previous (6,) the last step's, rad;
+        est (3,) the paper-pose estimate x, y (m, table frame) and yaw (rad, modulo pi) ->
+        (ACTOR_SIZE,) = joints, finite-difference velocities, tool position and quaternion (w >= 0)
+        in the arm's base frame, estimated centre (frame-relative), yaw features, corners."""
+        tool_pos, tool_rot = self.base_chain.site_pose(seen[:5])
+        corners = estimate.corners(est[:2], est[2], jnp.asarray(self.paper_half, jnp.float32))
+        return jnp.concatenate([
+            seen, (seen - previous) / self.policy_dt, tool_pos, _positive(mat_to_quat(tool_rot)),
+            est[:2] - self.frame, estimate.yaw_features(est[2]), (corners - self.frame).reshape(-1),
+        ]).astype(jnp.float32)
+
     def _observe(self, physics: PhysicsState, info: PaperInfo) -> tuple[jax.Array, dict[str, jax.Array], jax.Array, PaperInfo]:
         qpos, qvel, c = physics.qpos, physics.qvel, self.config
         paper_pos, paper_quat, corners = self.paper_pose(qpos)
@@ -226,19 +241,15 @@ class PaperRigTask:
         if c.obs_mode == "robot":
             key, k_est = jax.random.split(info.key)
             seen = servo.quantise(qpos[:6], c.servo_ticks_per_rev)
-            velocity = (seen - info.joints_seen) / self.policy_dt
-            tool_pos, tool_rot = self.base_chain.site_pose(seen[:5])
             if self._perception is None:
                 true_pose = jnp.concatenate([paper_pos[:2], yaw[None]])
                 est_state, est = estimate.update(info.estimate, true_pose, k_est)
             else:
                 seen_pose = self._camera(qpos, info.image_dr)
                 est_state, est = estimate.update_measured(info.estimate, seen_pose[:3], seen_pose[3] > 0.5)
-            est_corners = estimate.corners(est[:2], est[2], jnp.asarray(self.paper_half, jnp.float32))
             true_corners = estimate.corners(paper_pos[:2], yaw, jnp.asarray(self.paper_half, jnp.float32))
             obs = jnp.concatenate([
-                seen, velocity, tool_pos, _positive(mat_to_quat(tool_rot)),
-                est[:2] - self.frame, estimate.yaw_features(est[2]), (est_corners - self.frame).reshape(-1),
+                self.actor_observation(seen, info.joints_seen, est),
                 qpos[:6], qvel[:6], paper_pos - centre, paper_quat, (true_corners - self.frame).reshape(-1),
             ])
             info = info.replace(key=key, joints_seen=seen, estimate=est_state)

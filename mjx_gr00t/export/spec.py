@@ -70,6 +70,10 @@ class ExportSpec:
     """The scene's observation mode where it has several (paper task: 'robot', what a real SO-101
     with LeRobot and the top camera gives; or 'privileged'); written as residual.json's "obs_mode"
     when set."""
+    base_config: tuple[tuple[str, object], ...] = ()
+    """The scripted base's settings as (field, value) pairs (e.g. the IK drag base's
+    `RigDragConfig`), written as residual.json's "base_config" when set, so a deployment runs the
+    base the residual was trained on."""
     groot: GrootExport | None = None
     """With base 'groot': the GR00T checkpoint and settings the residual was trained on top of
     (mjx_gr00t.export.groot), written as residual.json's "groot" entry (null otherwise)."""

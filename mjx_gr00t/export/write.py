@@ -111,6 +111,7 @@ def _meta(spec: ExportSpec, tensors: Mapping[str, np.ndarray], layers: Sequence[
         "tensors_file": TENSORS_FILE,
         "tensors_sha256": sha256,
         "scene": spec.scene, "base": spec.base, "algo": spec.algo, **mode,
+        **({"base_config": dict(spec.base_config)} if spec.base_config else {}),
         "obs_dim": spec.obs_dim,
         "action_dim": len(spec.joint_names),
         "observation_layout": [

@@ -10,6 +10,7 @@ module `bridge.groot.planner` (see `GrootBridge`).
 """
 
 import ast
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -103,10 +104,13 @@ def export_spec(config: RunConfig, env: EpisodeEnv, algo: str, network: ExportNe
     `groot`: the GR00T settings a deployment needs: checkpoint, data config, key map, ...). Its
     observation layout is the actor's: the env's without its critic-only entries."""
     spec = env.spec
+    base = getattr(env.task, "base", None)
+    base_config = getattr(base, "config", None)
+    settings = tuple(dataclasses.asdict(base_config).items()) if dataclasses.is_dataclass(base_config) else ()
     return ExportSpec(
         scene=config.scene.scene, base=config.scene.base, algo=algo, hidden=network.hidden,
         activation=network.activation, normalize_obs=network.normalize_obs, obs_clip=network.obs_clip,
         obs_layout=spec.actor_layout, obs_mode=spec.obs_mode, alpha=float(config.residual.alpha),
         act_scale=float(spec.action_scale), joint_names=tuple(spec.action_names),
-        joint_ranges=tuple(spec.action_ranges), squash=network.squash, groot=groot,
+        joint_ranges=tuple(spec.action_ranges), squash=network.squash, groot=groot, base_config=settings,
     )
