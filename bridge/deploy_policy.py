@@ -28,8 +28,11 @@ from mjx_gr00t.bases.rig_drag import RigDragBase, RigDragConfig
 from mjx_gr00t.envs.paper_rig import ACTOR_SIZE, ROBOT_CRITIC_ONLY, ROBOT_LAYOUT, PaperRigTask
 from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 
-BASES: tuple[str, ...] = ("ik", "zero")
-"""Bases the deploy loop runs in process (GR00T: not yet, see train.deploy)."""
+BASES: tuple[str, ...] = ("ik", "zero", "groot")
+"""Bases the deploy loop runs: the IK drag base and zero in process; GR00T N1.5 through
+`bridge.groot.async_chunks` (in process or over ZMQ)."""
+GROOT_SIZE = 224
+"""GR00T N1.5's image size: the robot's 320 x 240 frames are resized to it."""
 
 
 class ExportMismatch(ValueError):
@@ -70,21 +73,23 @@ def check_export(meta: dict[str, Any], task: PaperRigTask) -> None:
         raise ExportMismatch(f"the export's joint ranges {ranges.tolist()} differ from the twin's "
                              f"{task.mj_model.jnt_range[:6].tolist()}: exported from another arm model")
     if meta.get("base") not in BASES:
-        raise ExportMismatch(f"the export's base is {meta.get('base')!r}; train.deploy runs bases {list(BASES)} "
-                             f"(a GR00T base is not wired into deploy yet)")
+        raise ExportMismatch(f"the export's base is {meta.get('base')!r}; train.deploy runs bases {list(BASES)}")
 
 
 class DeployPolicy:
     """Base + residual from robot readings; see the module docstring."""
 
     def __init__(self, residual: ResidualPolicy, task: PaperRigTask, base: str, base_delay_ticks: int = 0,
-                 base_config: RigDragConfig = RigDragConfig()) -> None:
+                 base_config: RigDragConfig = RigDragConfig(), chunks: Any = None) -> None:
+        """chunks: with base 'groot', a `bridge.groot.async_chunks.AsyncChunks` of the GR00T base."""
         if base_delay_ticks < 0:
             raise ValueError(f"base_delay_ticks must be >= 0, got {base_delay_ticks}")
         if abs(residual.act_scale - task.config.act_scale) > 1e-9:
             raise ExportMismatch(f"the export's act_scale {residual.act_scale} differs from the twin's "
                                  f"{task.config.act_scale}")
-        self.residual, self.task, self.base_name = residual, task, base
+        if (base == "groot") != (chunks is not None):
+            raise ValueError("a GR00T base needs its AsyncChunks, and only a GR00T base takes them")
+        self.residual, self.task, self.base_name, self.chunks = residual, task, base, chunks
         self.base_delay_ticks = base_delay_ticks
         self._late: collections.deque[np.ndarray] = collections.deque(maxlen=base_delay_ticks + 1)
         critic = jnp.zeros(task.observation_size - ACTOR_SIZE, jnp.float32)  # the base never reads these
@@ -104,17 +109,29 @@ class DeployPolicy:
         def target(command: jax.Array, total: jax.Array) -> jax.Array:
             return jnp.clip(command + total * task.config.act_scale, low, high)
 
+        self._act_scale = task.config.act_scale
         self._features = jax.jit(features)
         self._target = jax.jit(target)
-        home = np.asarray(task.config.home_qpos, np.float32)  # compile now, not on the first tick
-        self(home, home, np.array([*task.config.paper_start, 0.0], np.float32), home)
-        self.reset()
+        home = jnp.asarray(task.config.home_qpos, jnp.float32)  # compile now, not on the first tick
+        self._features(home, home, jnp.array([*task.config.paper_start, 0.0], jnp.float32), home)
+        self._target(home, jnp.zeros(6, jnp.float32))
+        with torch.no_grad():
+            self.residual(torch.zeros(residual.obs_mean.shape[0]))
 
     @classmethod
-    def from_export(cls, export_dir: str, task: PaperRigTask, base_delay_ticks: int = 0) -> "DeployPolicy":
-        """Loads the export (torch) and checks it against the twin (ExportMismatch: one line)."""
+    def from_export(cls, export_dir: str, task: PaperRigTask, base_delay_ticks: int = 0,
+                    groot: Any = None, max_chunk_age_s: float = 1.0) -> "DeployPolicy":
+        """Loads the export (torch) and checks it against the twin (ExportMismatch: one line).
+        groot: the GR00T base (a `GrootBase`) for an export on base 'groot'."""
         residual = ResidualPolicy.from_export(export_dir)
         check_export(residual.meta, task)
+        if residual.meta["base"] == "groot":
+            if groot is None:
+                raise ExportMismatch("the export's base is GR00T: load it (GrootBase.from_export) and pass it")
+            from bridge.groot.async_chunks import AsyncChunks
+
+            chunks = AsyncChunks(groot_planner(groot), groot.n_action_steps, groot.action_horizon, max_chunk_age_s)
+            return cls(residual, task, "groot", base_delay_ticks, chunks=chunks)
         recorded = residual.meta.get("base_config") or {}  # exports before it was recorded: the defaults
         try:
             config = RigDragConfig(**recorded)
@@ -123,16 +140,24 @@ class DeployPolicy:
         return cls(residual, task, residual.meta["base"], base_delay_ticks, config)
 
     def reset(self) -> None:
-        """Forgets late base actions (call at each episode's start)."""
+        """Forgets late base actions and GR00T's chunk (call at each episode's start)."""
         self._late.clear()
+        if self.chunks is not None:
+            self.chunks.start_episode()
 
-    def __call__(self, seen: np.ndarray, previous: np.ndarray, est: np.ndarray,
-                 command: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def __call__(self, seen: np.ndarray, previous: np.ndarray, est: np.ndarray, command: np.ndarray,
+                 observation: dict[str, Any] | None = None) -> tuple[np.ndarray | None, dict[str, Any]]:
         """seen, previous (6,) joint readings now and a tick ago, rad; est (3,) sheet x, y (m) and
-        yaw (rad); command (6,) the running joint target, rad -> (target (6,) rad, parts: obs
-        (37,), base (6,), residual (6,), total (6,))."""
+        yaw (rad); command (6,) the running joint target, rad; observation: the robot's (camera
+        frames, for GR00T) -> (target (6,) rad, parts: obs (37,), base (6,), residual (6,), total
+        (6,)); target None (hold) with parts {"fault": ...} when the GR00T base has no usable chunk."""
         f32 = lambda x: jnp.asarray(np.asarray(x, np.float32))  # noqa: E731
         actor, base = self._features(f32(seen), f32(previous), f32(est), f32(command))
+        if self.chunks is not None:
+            chunk_target = self.chunks.tick({**(observation or {}), "joints": np.asarray(seen, np.float64)})
+            if chunk_target is None:
+                return None, {"fault": self.chunks.last_fault}
+            base = np.clip((chunk_target - np.asarray(command)) / self._act_scale, -1.0, 1.0).astype(np.float32)
         self._late.append(np.asarray(base))
         base = self._late[0] if len(self._late) > self.base_delay_ticks else np.zeros(6, np.float32)
         obs = np.concatenate([np.asarray(actor), base]).astype(np.float32)
@@ -141,6 +166,29 @@ class DeployPolicy:
         total = np.clip(base + self.residual.alpha * r, -1.0, 1.0).astype(np.float32)
         target = np.asarray(self._target(f32(command), jnp.asarray(total)), np.float64)
         return target, {"obs": obs, "base": base, "residual": r, "total": total}
+
+
+def groot_planner(groot: Any, seed: int | None = 0) -> Any:
+    """observation {'front', 'wrist': uint8 H x W x 3, 'joints': (6,) rad} -> (16, 6) rad chunk, from a
+    `GrootBase` (in process or over ZMQ); frames are resized to 224 x 224 (bilinear). Query k uses
+    noise seed `seed + k` (None: the model's own noise)."""
+    count = [0]
+    import torch.nn.functional as F  # noqa: N812
+
+    def frames(image: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+        x = F.interpolate(x, size=(GROOT_SIZE, GROOT_SIZE), mode="bilinear", align_corners=False)
+        return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+    def plan(observation: dict[str, Any]) -> np.ndarray:
+        front = frames(observation["front"])
+        wrist = frames(observation.get("wrist", observation["front"]))
+        joints = torch.as_tensor(np.asarray(observation["joints"], np.float32))[None]
+        noise = None if seed is None else seed + count[0]
+        count[0] += 1
+        return groot.plan(front, wrist, joints, seed=noise)[0].detach().cpu().numpy()
+
+    return plan
 
 
 def policy_parts_to_json(parts: dict[str, np.ndarray]) -> dict[str, list[float]]:

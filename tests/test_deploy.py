@@ -38,7 +38,7 @@ def env():
     return build_residual_env("paper_square", config, "ik")
 
 
-def _write(out: str, env, obs_mode: str = "robot", seed: int = 0) -> str:
+def _write(out: str, env, obs_mode: str = "robot", seed: int = 0, base: str = "ik", groot=None) -> str:
     """A random (untrained) residual of the env's actor layout, exported as training would."""
     rng = np.random.default_rng(seed)
     size = env.spec.actor_observation_size
@@ -47,11 +47,12 @@ def _write(out: str, env, obs_mode: str = "robot", seed: int = 0) -> str:
     std = np.ones(size, np.float32)
     normalizer = running_statistics.RunningStatisticsState(
         mean=np.zeros(size, np.float32), std=std, count=np.float32(1.0), summed_variance=std)
-    spec = ExportSpec(scene="paper_square", base="ik", algo="ppo", hidden=(16,), activation="swish",
+    spec = ExportSpec(scene="paper_square", base=base, algo="ppo", hidden=(16,), activation="swish",
                       normalize_obs=True, obs_clip=10.0, obs_layout=env.spec.actor_layout, obs_mode=obs_mode,
                       alpha=ALPHA, act_scale=env.spec.action_scale, joint_names=ARM_JOINTS,
                       joint_ranges=env.spec.action_ranges,
-                      base_config=tuple(dataclasses.asdict(RigDragConfig()).items()))
+                      base_config=tuple(dataclasses.asdict(RigDragConfig()).items()) if base == "ik" else (),
+                      groot=groot)
     return write_export(out, params, normalizer, spec)
 
 
@@ -120,7 +121,7 @@ def test_deployed_loop_matches_the_twins_residual_env(env, export_dir) -> None:
             controller.reset()
 
         def __call__(self, *args):
-            target, parts = controller(*args)
+            target, parts = controller(*args)  # the IK base: no camera frames needed
             seen_totals.append((parts["obs"], parts["total"]))
             return target, parts
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from mjx_gr00t.deploy.loop import DeployLoop, LoopConfig, RobotNotAnswering
+from mjx_gr00t.deploy.loop import BaseNotAnswering, DeployLoop, LoopConfig, RobotNotAnswering
 from mjx_gr00t.deploy.robot import JointUnits, position_keys, read_calibration, units_from_calibration
 
 RANGES = ((-1.92, 1.92), (-1.75, 1.75), (-1.69, 1.69), (-1.66, 1.66), (-2.74, 2.84), (-0.17, 1.75))
@@ -67,7 +67,7 @@ class StepController:
     def reset(self) -> None:
         pass
 
-    def __call__(self, seen, previous, est, command):
+    def __call__(self, seen, previous, est, command, observation=None):
         self.calls += 1
         target = np.asarray(command) + 0.1
         if self.calls - 1 == self.nan_tick:
@@ -116,6 +116,19 @@ def test_a_silent_robot_and_ctrl_c_end_holding_and_disconnected() -> None:
     with pytest.raises(KeyboardInterrupt):
         _loop(robot, StepController()).run_episode()
     assert not robot.connected and np.allclose(robot.sent[-1], robot.sent[-2])
+
+
+def test_a_base_that_stops_answering_ends_holding_and_disconnected() -> None:
+    class FailingBase(StepController):
+        def __call__(self, seen, previous, est, command, observation=None):
+            if self.calls == 2:
+                raise BaseNotAnswering("the GR00T base failed 3 queries in a row (TimeoutError: no reply)")
+            return super().__call__(seen, previous, est, command, observation)
+
+    robot = ScriptedRobot(Clock(), np.full(6, 10.0))
+    with pytest.raises(BaseNotAnswering, match="in a row .*hold its position and disconnected"):
+        _loop(robot, FailingBase()).run_episode()
+    assert not robot.connected and len(robot.sent) == 3 and np.allclose(robot.sent[-1], robot.sent[-2])
 
 
 def test_units_follow_lerobots_formulas() -> None:

@@ -30,10 +30,12 @@ from typing import Any, Literal
 import numpy as np
 import tyro
 
-from mjx_gr00t.deploy.loop import FAULTS, DeployLoop, EpisodeRecord, LoopConfig, RobotNotAnswering, tick_stats
+from mjx_gr00t.deploy.loop import (
+    FAULTS, BaseNotAnswering, DeployLoop, EpisodeRecord, LoopConfig, RobotNotAnswering, tick_stats,
+)
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import wilson
-from mjx_gr00t.export.format import write_json_atomic
+from mjx_gr00t.export.format import read_meta, write_json_atomic
 from mjx_gr00t.machine import machine, machine_line
 
 
@@ -76,6 +78,12 @@ class Args:
     """so101: directory of <robot-id>.json (default: LeRobot's)."""
     use_degrees: bool = True
     """Arm joints in degrees (LeRobot's default), else -100..100 of their calibrated range."""
+    groot_model: str | None = None
+    """GR00T base: the checkpoint directory here (default: the one the export records)."""
+    groot_server: str | None = None
+    """GR00T base: query a running inference server at tcp://HOST:PORT instead of loading it here."""
+    max_chunk_age_s: float = 1.0
+    """GR00T base: a chunk planned from a reading older than this is stale (the arm holds), s."""
     log: str | None = None
     """Write every tick of every episode to DIR/ticks.jsonl (created)."""
     json: str | None = None
@@ -127,13 +135,16 @@ def build(args: Args) -> tuple[Any, Any, Any, Any, Any]:
     task = PaperRigTask(scene)
     delay = math.ceil(args.base_latency_ms * args.hz / 1000.0 - 1e-9)
     try:
-        controller = DeployPolicy.from_export(args.export, task, base_delay_ticks=delay)
+        groot = load_groot(args) if read_meta(args.export).get("base") == "groot" else None
+        controller = DeployPolicy.from_export(args.export, task, base_delay_ticks=delay, groot=groot,
+                                              max_chunk_age_s=args.max_chunk_age_s)
     except ExportMismatch as e:
         raise UsageError(f"--export {args.export!r}: {e}") from e
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ImportError, OSError) as e:  # OSError: a server that times out
         raise UsageError(f"--export {args.export!r}: {e}") from e
     if args.robot == "sim":
         cameras = ("front",) if args.perception == "camera" else ()
+        cameras = ("front", "wrist") if controller.base_name == "groot" else cameras
         robot = SimRobot(SimRobotConfig(seed=args.seed, command_latency_steps=_latency_steps(args), cameras=cameras,
                                         use_degrees=args.use_degrees, dr=args.dr, scene=scene))
         try:
@@ -158,6 +169,23 @@ def build(args: Args) -> tuple[Any, Any, Any, Any, Any]:
     else:
         perception = camera_perception(task)
     return robot, units, controller, perception, start
+
+
+def load_groot(args: Args) -> Any:
+    """The GR00T base the export records: loaded here, or behind --groot-server."""
+    from bridge.groot.policy import GrootBase
+
+    if not args.groot_server:
+        return GrootBase.from_export(args.export, model=args.groot_model)
+    from bridge.groot.client import groot_base_from_server
+    from mjx_gr00t.export.groot import read_groot_export
+    from mjx_gr00t.groot_settings import GrootSettings
+
+    rec = read_groot_export(args.export)
+    settings = GrootSettings(model=args.groot_model, data_config=rec.data_config, key_map=rec.key_map_name,
+                             embodiment_tag=rec.embodiment_tag, n_action_steps=rec.n_action_steps, task=rec.task,
+                             server=args.groot_server, timeout=max(args.max_chunk_age_s, 1.0))
+    return groot_base_from_server(settings, api_token=os.environ.get("GROOT_API_TOKEN"))
 
 
 def camera_perception(task: Any) -> Any:
@@ -224,7 +252,7 @@ def deploy(args: Args) -> dict[str, Any]:
                   f"{wins}/{len(records)} so far; faults {sum(record.faults.values())}", flush=True)
     except KeyboardInterrupt:
         print("stopped (Ctrl-C): the arm was told to hold its position and disconnected", file=sys.stderr)
-    except RobotNotAnswering as e:
+    except (RobotNotAnswering, BaseNotAnswering) as e:
         raise UsageError(str(e)) from e
     finally:
         if log is not None:

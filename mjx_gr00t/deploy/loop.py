@@ -29,19 +29,28 @@ import numpy as np
 
 from mjx_gr00t.deploy.robot import JointUnits, Robot, position_keys
 
-FAULTS: tuple[str, ...] = ("late_observation", "late_tick", "no_paper_yet", "nonfinite_target", "clamped_relative")
-"""Faults the loop counts (`clamped_relative` is a guard that acted, not an error)."""
+FAULTS: tuple[str, ...] = ("late_observation", "late_tick", "no_paper_yet", "nonfinite_target", "no_base_yet",
+                           "stale_base", "clamped_relative")
+"""Faults the loop counts (`clamped_relative` is a guard that acted, not an error; `no_base_yet` and
+`stale_base`: an asynchronous base, GR00T, had no chunk, or only one too old or used up)."""
 
 
 class RobotNotAnswering(RuntimeError):
     """The robot raised or timed out while being read or commanded; the arm was told to hold."""
 
 
+class BaseNotAnswering(RuntimeError):
+    """The base (GR00T, in process or over ZMQ) failed query after query; the loop then tells the
+    arm to hold, disconnects it and ends."""
+
+
 class Controller(Protocol):
     def reset(self) -> None: ...
 
-    def __call__(self, seen: np.ndarray, previous: np.ndarray, est: np.ndarray,
-                 command: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+    def __call__(self, seen: np.ndarray, previous: np.ndarray, est: np.ndarray, command: np.ndarray,
+                 observation: dict[str, Any] | None = None) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """The joint target (6,) rad, or None to hold with parts["fault"] naming why."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,8 +183,10 @@ class DeployLoop:
                     fault = "no_paper_yet"
                 parts: dict[str, Any] = {}
                 if fault is None:
-                    target, parts = self.controller(present, previous, est, command)
-                    if not np.all(np.isfinite(target)):
+                    target, parts = self.controller(present, previous, est, command, obs)
+                    if target is None:
+                        fault = parts.pop("fault", "no_base_yet")
+                    elif not np.all(np.isfinite(target)):
                         fault = "nonfinite_target"
                 if fault is None:
                     goal = np.clip(self.units.from_rad(target), self.low, self.high)
@@ -216,6 +227,9 @@ class DeployLoop:
         except KeyboardInterrupt:
             self._hold_and_stop(reading)
             raise
+        except BaseNotAnswering as e:
+            self._hold_and_stop(reading)
+            raise BaseNotAnswering(f"{e}; the arm was told to hold its position and disconnected") from e
         return record
 
 
