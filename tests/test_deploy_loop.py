@@ -77,7 +77,7 @@ class StepController:
 
 def _loop(robot, controller, perception=lambda obs: np.zeros(3), **config):
     units = JointUnits.nominal(RANGES)
-    defaults = dict(episode_steps=5, realtime=False, max_relative_target=None, watchdog_s=0.1)
+    defaults = dict(episode_steps=5, realtime=True, max_relative_target=None, watchdog_s=0.1)
     return DeployLoop(robot, controller, units, perception, LoopConfig(**{**defaults, **config}),
                       clock=robot.clock, sleep=lambda s: None)
 

@@ -13,8 +13,9 @@ Each tick:
 5. send (`send_action`); the running target becomes what was sent.
 
 The watchdog holds position (sends the present position as the goal) when a reading takes longer
-than `watchdog_s`, when a tick's work overruns its period by more than `watchdog_s`, when no sheet
-has been seen yet, or when the controller returns a non-finite target. Every fault is counted and
+than `watchdog_s`, when a tick's work overruns its period by more than `watchdog_s` (these two in
+real time only: unpaced, on the stand-in, its clock waits for the loop), when no sheet has been
+seen yet, when the base has no usable action, or when the controller returns a non-finite target. Every fault is counted and
 logged with its tick. A robot that stops answering, and Ctrl-C, end the run after telling the arm
 to hold its position and disconnecting it (the SO-101 then disables torque).
 """
@@ -88,7 +89,9 @@ class EpisodeRecord:
     steps: int = 0
     success: bool | None = None  # the stand-in's verdict; None on a real robot
     faults: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(FAULTS, 0))
-    tick_s: list[float] = dataclasses.field(default_factory=list)  # each tick's work, s
+    tick_s: list[float] = dataclasses.field(default_factory=list)  # each tick's work, s: read + compute + send
+    read_s: list[float] = dataclasses.field(default_factory=list)  # the robot's read (a stand-in renders here)
+    send_s: list[float] = dataclasses.field(default_factory=list)  # the robot's send (a stand-in steps physics)
     ticks: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # per-tick log
 
 
@@ -177,7 +180,7 @@ class DeployLoop:
                 seen = self.perception(obs)
                 est = est if seen is None else np.asarray(seen, np.float64)
                 fault = None
-                if read_s > c.watchdog_s:
+                if c.realtime and read_s > c.watchdog_s:
                     fault = "late_observation"
                 elif est is None:
                     fault = "no_paper_yet"
@@ -199,10 +202,13 @@ class DeployLoop:
                     record.faults[fault] += 1
                     goal = reading  # hold position
                 work = self.clock() - t0
-                if fault is None and work > period + c.watchdog_s:
+                if c.realtime and fault is None and work > period + c.watchdog_s:
                     record.faults["late_tick"] += 1
                     fault, goal = "late_tick", reading
+                t_send = self.clock()
                 sent = self._send(goal)
+                record.send_s.append(self.clock() - t_send)
+                record.read_s.append(read_s)
                 command = self.units.to_rad(sent)
                 previous = present
                 record.steps = step + 1
@@ -234,12 +240,22 @@ class DeployLoop:
 
 
 def tick_stats(records: list[EpisodeRecord]) -> dict[str, float]:
-    """Median, p99 and max of every tick's work over the episodes, ms."""
-    ticks = np.concatenate([r.tick_s for r in records if r.tick_s]) if records else np.zeros(0)
-    if ticks.size == 0:
+    """Tick times over the episodes, ms: the whole tick, and its parts: the robot's read, the loop's
+    own compute (perception, controller, guards) and the robot's send; median, p99 and max each."""
+    def cat(name: str) -> np.ndarray:
+        parts = [np.asarray(getattr(r, name)) for r in records if getattr(r, name)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    total, read, send = cat("tick_s"), cat("read_s"), cat("send_s")
+    if total.size == 0:
         return {"ticks": 0}
-    return {"ticks": int(ticks.size), "median_ms": float(1000 * np.median(ticks)),
-            "p99_ms": float(1000 * np.percentile(ticks, 99)), "max_ms": float(1000 * ticks.max())}
+    out: dict[str, float] = {"ticks": int(total.size)}
+    for name, values in (("tick", total), ("read", read), ("compute", total - read - send), ("send", send)):
+        prefix = "" if name == "tick" else f"{name}_"
+        out.update({f"{prefix}median_ms": float(1000 * np.median(values)),
+                    f"{prefix}p99_ms": float(1000 * np.percentile(values, 99)),
+                    f"{prefix}max_ms": float(1000 * values.max())})
+    return out
 
 
 def within(value: float, interval: tuple[float, float]) -> bool:
