@@ -130,7 +130,11 @@ class DeployPolicy:
                 raise ExportMismatch("the export's base is GR00T: load it (GrootBase.from_export) and pass it")
             from bridge.groot.async_chunks import AsyncChunks
 
-            chunks = AsyncChunks(groot_planner(groot), groot.n_action_steps, groot.action_horizon, max_chunk_age_s)
+            planner = groot_planner(groot)
+            home = np.asarray(task.config.home_qpos, np.float64)
+            blank = np.zeros((240, 320, 3), np.uint8)
+            planner({"front": blank, "wrist": blank, "joints": home})  # warm-up query: not on the first tick
+            chunks = AsyncChunks(planner, groot.n_action_steps, groot.action_horizon, max_chunk_age_s)
             return cls(residual, task, "groot", base_delay_ticks, chunks=chunks)
         recorded = residual.meta.get("base_config") or {}  # exports before it was recorded: the defaults
         try:

@@ -183,3 +183,21 @@ def test_a_scored_run_writes_its_record(export_dir, tmp_path) -> None:
     assert json.loads(out.read_text())["episodes"] == 2 and 0 <= record["success_rate"] <= 1
     assert record["tick_ms"]["ticks"] == sum(1 for _ in open(tmp_path / "log" / "ticks.jsonl"))
     assert record["faults"]["late_tick"] == 0 and record["machine"]
+
+
+@pytest.mark.slow
+def test_tick_benchmark_rows(export_dir, tmp_path) -> None:
+    from benchmarks import deploy_ticks
+    from mjx_gr00t import render
+
+    try:
+        record = deploy_ticks.main(deploy_ticks.Args(export=export_dir, episodes=1, json=str(tmp_path / "t.json")))
+    except (render.RenderBackendError, UsageError) as e:
+        pytest.skip(f"no rendering backend on this machine: {e}")
+    rows = record["rows"]
+    assert set(rows) == {"ik", "ik_camera", "groot_zmq"}
+    for row in rows.values():
+        t = row["tick_ms"]
+        assert t["ticks"] > 0 and 0 < t["compute_median_ms"] <= t["median_ms"]
+    assert rows["groot_zmq"]["groot_query_ms"]["queries"] > 0 and rows["ik"]["args"]["realtime"]
+    assert rows["groot_zmq"]["faults"]["no_base_yet"] <= 3  # warmed up before the first tick

@@ -204,8 +204,8 @@ def camera_perception(task: Any) -> Any:
     return perceive
 
 
-def summary(args: Args, records: list[EpisodeRecord], wall_s: float) -> dict[str, Any]:
-    """The run's record."""
+def summary(args: Args, records: list[EpisodeRecord], wall_s: float, controller: Any = None) -> dict[str, Any]:
+    """The run's record (with a GR00T base, its query latencies too)."""
     faults = {k: sum(r.faults[k] for r in records) for k in FAULTS}
     scored = [r for r in records if r.success is not None]
     out: dict[str, Any] = {
@@ -217,6 +217,11 @@ def summary(args: Args, records: list[EpisodeRecord], wall_s: float) -> dict[str
     if scored:
         wins = sum(r.success for r in scored)
         out.update(success_rate=wins / len(scored), success_ci95=list(wilson(wins, len(scored))))
+    chunks = getattr(controller, "chunks", None)
+    if chunks is not None and chunks.latencies_s:
+        lat = 1000 * np.asarray(chunks.latencies_s)
+        out["groot_query_ms"] = {"queries": int(lat.size), "median": float(np.median(lat)),
+                                 "p99": float(np.percentile(lat, 99)), "max": float(lat.max())}
     info = machine()
     out.update(machine=machine_line(info), machine_info=info)
     return out
@@ -259,7 +264,7 @@ def deploy(args: Args) -> dict[str, Any]:
             log.close()
         if robot.is_connected:
             robot.disconnect()
-    record = summary(args, records, time.perf_counter() - t0)
+    record = summary(args, records, time.perf_counter() - t0, controller)
     line = f"{len(records)} episodes on {args.robot}"
     if "success_rate" in record:
         lo, hi = record["success_ci95"]
