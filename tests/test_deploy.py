@@ -19,9 +19,9 @@ from export_samples import _mlp
 from bridge.deploy_policy import DeployPolicy
 from mjx_gr00t.bases.rig_drag import RigDragConfig
 from mjx_gr00t.deploy.loop import DeployLoop, LoopConfig
-from mjx_gr00t.deploy.robot import position_keys
+from mjx_gr00t.deploy.robot import JointUnits, position_keys
 from mjx_gr00t.deploy.sim_robot import SimRobot, SimRobotConfig
-from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS, PaperRigConfig
+from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS, PaperRigConfig, load_model
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.export.read import export_policy_fn, load_export
 from mjx_gr00t.export.spec import ExportSpec
@@ -183,6 +183,34 @@ def test_a_scored_run_writes_its_record(export_dir, tmp_path) -> None:
     assert json.loads(out.read_text())["episodes"] == 2 and 0 <= record["success_rate"] <= 1
     assert record["tick_ms"]["ticks"] == sum(1 for _ in open(tmp_path / "log" / "ticks.jsonl"))
     assert record["faults"]["late_tick"] == 0 and record["machine"]
+
+
+def test_record_writes_the_deployed_episodes_as_a_dataset(export_dir, tmp_path) -> None:
+    """--record: each episode's readings, goals and both cameras as LeRobot v2.1; a second run resumes."""
+    import pyarrow.parquet as pq
+
+    from mjx_gr00t import render
+    from mjx_gr00t.datasets.video import probe
+
+    out = tmp_path / "data"
+    args = deploy.Args(export=export_dir, episodes=1, perception="model", record=str(out), seed=5)
+    try:
+        first = deploy.deploy(args)
+    except UsageError as e:
+        pytest.skip(f"no rendering backend on this machine: {e}")
+    deploy.deploy(dataclasses.replace(args, seed=6))
+    info = json.load(open(out / "meta" / "info.json"))
+    assert info["total_episodes"] == 2 and info["total_frames"] > 0
+    table = pq.read_table(out / "data" / "chunk-000" / "episode_000000.parquet")
+    assert table.num_rows == int(first["mean_steps"])
+    states = np.stack(table["observation.state"].to_numpy(zero_copy_only=False))
+    units = JointUnits.nominal(load_model(PaperRigConfig()).jnt_range[:6])
+    home = units.from_rad(np.asarray(PaperRigConfig().home_qpos))  # degrees from the calibrated middle
+    np.testing.assert_allclose(states[0], home, atol=0.1)  # as the robot reported them
+    assert table["next.success"].to_pylist()[-1] == (first["success_rate"] == 1.0)
+    meta = probe(str(out / "videos" / "chunk-000" / "observation.images.secondary_0" / "episode_000000.mp4"))
+    assert (meta["width"], meta["height"], meta["frames"]) == (320, 240, table.num_rows)
+    del render
 
 
 @pytest.mark.slow

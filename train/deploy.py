@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import tyro
 
+from mjx_gr00t.datasets.lerobot_v21 import CAMERAS, V21Writer
 from mjx_gr00t.deploy.loop import (
     FAULTS, BaseNotAnswering, DeployLoop, EpisodeRecord, LoopConfig, RobotNotAnswering, tick_stats,
 )
@@ -84,6 +85,15 @@ class Args:
     """GR00T base: query a running inference server at tcp://HOST:PORT instead of loading it here."""
     max_chunk_age_s: float = 1.0
     """GR00T base: a chunk planned from a reading older than this is stale (the arm holds), s."""
+    record: str | None = None
+    """Write every episode to DIR as a LeRobot v2.1 dataset (state: readings, action: goals sent,
+    both cameras at 320 x 240; resumes an existing one), for fine-tuning GR00T."""
+    task: str = "Slide the paper into the red square."
+    """The task text recorded with each episode."""
+    front_camera: str | None = None
+    """so101: the top camera, an OpenCV index or device path (e.g. 0 or /dev/video0)."""
+    wrist_camera: str | None = None
+    """so101: the wrist camera, likewise."""
     log: str | None = None
     """Write every tick of every episode to DIR/ticks.jsonl (created)."""
     json: str | None = None
@@ -111,6 +121,10 @@ def validate(args: Args) -> None:
                          "robot uses --perception camera")
     if args.robot == "so101" and not args.port:
         raise UsageError("--robot so101 needs --port (the arm's serial port, e.g. /dev/ttyACM0)")
+    if args.robot == "so101" and args.perception == "camera" and args.front_camera is None:
+        raise UsageError("--perception camera on the SO-101 needs --front-camera (the top camera's OpenCV index or path)")
+    if args.robot == "so101" and args.record and (args.front_camera is None or args.wrist_camera is None):
+        raise UsageError("--record needs both cameras: --front-camera and --wrist-camera")
     if args.base_latency_ms < 0:
         raise UsageError(f"--base-latency-ms must be >= 0, got {args.base_latency_ms}")
     for flag, path in (("--json", args.json),):
@@ -144,7 +158,7 @@ def build(args: Args) -> tuple[Any, Any, Any, Any, Any]:
         raise UsageError(f"--export {args.export!r}: {e}") from e
     if args.robot == "sim":
         cameras = ("front",) if args.perception == "camera" else ()
-        cameras = ("front", "wrist") if controller.base_name == "groot" else cameras
+        cameras = ("front", "wrist") if controller.base_name == "groot" or args.record else cameras
         robot = SimRobot(SimRobotConfig(seed=args.seed, command_latency_steps=_latency_steps(args), cameras=cameras,
                                         use_degrees=args.use_degrees, dr=args.dr, scene=scene))
         try:
@@ -157,8 +171,10 @@ def build(args: Args) -> tuple[Any, Any, Any, Any, Any]:
         from mjx_gr00t.deploy.so101 import connect_so101
 
         try:
+            cameras = {name: index for name, index in (("front", args.front_camera), ("wrist", args.wrist_camera))
+                       if index is not None}
             robot, units = connect_so101(args.port, args.robot_id, args.calibration_dir, args.use_degrees,
-                                         args.max_relative_target, task.mj_model.jnt_range[:6])
+                                         args.max_relative_target, task.mj_model.jnt_range[:6], cameras)
         except ImportError as e:
             raise UsageError(str(e).split(" (")[0]) from e
         except (ValueError, OSError, ConnectionError, TimeoutError) as e:
@@ -169,6 +185,19 @@ def build(args: Args) -> tuple[Any, Any, Any, Any, Any]:
     else:
         perception = camera_perception(task)
     return robot, units, controller, perception, start
+
+
+def save_episode(writer: Any, record: EpisodeRecord, task: str) -> None:
+    """The episode's readings, goals and frames as one dataset episode (next.success on its last
+    frame when the stand-in scored it a success), then dropped from memory."""
+    length = len(record.states)
+    if length == 0:
+        return
+    success = np.zeros(length, bool)
+    success[-1] = bool(record.success)
+    frames = {key: np.stack(record.frames[cam]) for key, cam in CAMERAS.items()}
+    writer.add_episode(np.stack(record.states), np.stack(record.actions), frames, task, {"next.success": success})
+    record.states.clear(), record.actions.clear(), record.frames.clear()
 
 
 def load_groot(args: Args) -> Any:
@@ -234,7 +263,9 @@ def deploy(args: Args) -> dict[str, Any]:
     realtime = args.realtime if args.realtime is not None else args.robot != "sim"
     config = LoopConfig(hz=args.hz, episode_steps=300, realtime=realtime,
                         max_relative_target=args.max_relative_target, watchdog_s=args.watchdog_s)
-    loop = DeployLoop(robot, controller, units, perception, config, log_ticks=bool(args.log))
+    loop = DeployLoop(robot, controller, units, perception, config, log_ticks=bool(args.log),
+                      keep_frames=tuple(CAMERAS.values()) if args.record else ())
+    writer = V21Writer(args.record) if args.record else None
     records: list[EpisodeRecord] = []
     log = None
     if args.log:
@@ -247,6 +278,8 @@ def deploy(args: Args) -> dict[str, Any]:
                 input(f"episode {i + 1}/{args.episodes}: place the sheet, then press Enter (Ctrl-C stops) ")
             record = loop.run_episode(start)
             records.append(record)
+            if writer is not None:
+                save_episode(writer, record, args.task)
             if log is not None:
                 for tick in record.ticks:
                     log.write(json.dumps({"episode": record.episode, **tick}) + "\n")

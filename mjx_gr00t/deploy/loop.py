@@ -93,6 +93,9 @@ class EpisodeRecord:
     read_s: list[float] = dataclasses.field(default_factory=list)  # the robot's read (a stand-in renders here)
     send_s: list[float] = dataclasses.field(default_factory=list)  # the robot's send (a stand-in steps physics)
     ticks: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # per-tick log
+    states: list[np.ndarray] = dataclasses.field(default_factory=list)  # kept frames: readings, robot units
+    actions: list[np.ndarray] = dataclasses.field(default_factory=list)  # ... the goals sent
+    frames: dict[str, list[np.ndarray]] = dataclasses.field(default_factory=dict)  # ... camera images
 
 
 Perception = Callable[[dict[str, Any]], np.ndarray | None]
@@ -104,8 +107,12 @@ class DeployLoop:
 
     def __init__(self, robot: Robot, controller: Controller, units: JointUnits, perception: Perception,
                  config: LoopConfig = LoopConfig(), clock: Callable[[], float] = time.perf_counter,
-                 sleep: Callable[[float], None] = time.sleep, log_ticks: bool = True) -> None:
+                 sleep: Callable[[float], None] = time.sleep, log_ticks: bool = True,
+                 keep_frames: tuple[str, ...] = ()) -> None:
+        """keep_frames: cameras whose images, with every reading and goal sent, each episode keeps
+        (for recording it as a dataset)."""
         self.robot, self.controller, self.units, self.perception = robot, controller, units, perception
+        self.keep_frames = keep_frames
         self.config, self.clock, self.sleep, self.log_ticks = config, clock, sleep, log_ticks
         self.keys = position_keys()
         self.episodes = 0
@@ -209,6 +216,11 @@ class DeployLoop:
                 sent = self._send(goal)
                 record.send_s.append(self.clock() - t_send)
                 record.read_s.append(read_s)
+                if self.keep_frames:
+                    record.states.append(reading)
+                    record.actions.append(sent)
+                    for cam in self.keep_frames:
+                        record.frames.setdefault(cam, []).append(obs[cam])
                 command = self.units.to_rad(sent)
                 previous = present
                 record.steps = step + 1

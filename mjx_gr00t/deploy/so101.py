@@ -31,16 +31,22 @@ def calibration_path(robot_id: str, calibration_dir: str | None) -> str:
 
 
 def connect_so101(port: str, robot_id: str, calibration_dir: str | None, use_degrees: bool,
-                  max_relative_target: float | None, sim_ranges: Any) -> tuple[Any, JointUnits]:
-    """The connected follower and its units. ImportError with INSTALL_HINT when LeRobot is missing;
-    ValueError for a missing or incomplete calibration file."""
+                  max_relative_target: float | None, sim_ranges: Any,
+                  cameras: dict[str, str] | None = None) -> tuple[Any, JointUnits]:
+    """The connected follower and its units. cameras: {'front' | 'wrist': OpenCV index or device
+    path}, opened at the rig's 320 x 240, 30 fps. ImportError with INSTALL_HINT when LeRobot is
+    missing; ValueError for a missing or incomplete calibration file."""
     try:
+        from lerobot.cameras.opencv.configuration_opencv import OpenCVCameraConfig
         from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
     except ImportError as e:
         raise ImportError(f"{INSTALL_HINT} ({type(e).__name__}: {e})") from e
+    camera_configs = {name: OpenCVCameraConfig(index_or_path=int(where) if str(where).isdigit() else where,
+                                               fps=30, width=320, height=240)
+                      for name, where in (cameras or {}).items()}
     path = calibration_path(robot_id, calibration_dir)
     units = units_from_calibration(read_calibration(path), sim_ranges, use_degrees)
-    config = SO101FollowerConfig(port=port, id=robot_id, use_degrees=use_degrees,
+    config = SO101FollowerConfig(port=port, id=robot_id, use_degrees=use_degrees, cameras=camera_configs,
                                  max_relative_target=max_relative_target, disable_torque_on_disconnect=True,
                                  calibration_dir=os.path.dirname(path))
     robot = SO101Follower(config)
