@@ -3,7 +3,7 @@
     python -m benchmarks.deploy_sim --run runs/x --episodes 64 --json benchmarks/results/deploy_sim_cpu2.json
 
 Runs, on one machine, one after another:
-1. `train.evaluate` of the run (its env, batched, held-out seed): base + residual success;
+1. what `train.evaluate` runs on the run (its env, batched, held-out seed): base + residual success;
 2. `train.deploy --robot sim --perception model` on the run's export (command latency drawn by DR as
    in training, no base latency): the deployed loop, tick by tick, through the robot's units;
 3. the same with the command latency fixed at 0, 33 and 66 ms;
@@ -22,10 +22,14 @@ from typing import Any
 import tyro
 
 from benchmarks.common import machine_tag, write_record
+from bridge import deploy_side
+from bridge.groot import planner
+from mjx_gr00t.deploy import cli
 from mjx_gr00t.deploy.loop import within
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.machine import machine, machine_line
-from train import deploy, evaluate
+from mjx_gr00t.runner.finish import evaluate_policies
+from mjx_gr00t.runner.trained import load_trained
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Args:
 
 
 def _deploy(args: Args, **kw: Any) -> dict[str, Any]:
-    record = deploy.deploy(deploy.Args(export=os.path.join(args.run, "export"), seed=args.seed, **kw))
+    record = cli.deploy(cli.Args(export=os.path.join(args.run, "export"), seed=args.seed, **kw), deploy_side)
     keep = ("success_rate", "success_ci95", "episodes", "faults", "tick_ms", "mean_steps", "wall_s")
     return {k: record[k] for k in keep if k in record}
 
@@ -54,8 +58,9 @@ def main(args: Args) -> dict[str, Any]:
     if not os.path.isdir(os.path.join(args.run, "export")):
         raise UsageError(f"--run {args.run!r} has no export/ (python -m train.export --run {args.run})")
     t0 = time.perf_counter()
-    evaluated = evaluate.evaluate(evaluate.Args(run=args.run, episodes=args.episodes, seed=args.seed))
-    reference = evaluated["residual"]
+    trained = load_trained(args.run, groot=planner)  # what train.evaluate runs
+    reference = evaluate_policies(trained.env, trained.policy_fn, trained.params, trained.config.residual.alpha,
+                                  args.episodes, args.seed)["residual"]
     deployed = _deploy(args, episodes=args.episodes, perception="model")
     latency = {str(ms): _deploy(args, episodes=args.episodes, perception="model", command_latency_ms=ms)
                for ms in (0, 33.3, 66.7)}

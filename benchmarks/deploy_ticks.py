@@ -32,9 +32,10 @@ from typing import Any
 import tyro
 
 from benchmarks.common import machine_tag, write_record
+from bridge import deploy_side
+from mjx_gr00t.deploy import cli
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.machine import machine, machine_line
-from train import deploy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,7 +95,7 @@ def groot_export(export: str, out: str, tiny_dir: str) -> str:
 
 
 def _row(**kw: Any) -> dict[str, Any]:
-    record = deploy.deploy(deploy.Args(robot="sim", **kw))
+    record = cli.deploy(cli.Args(robot="sim", **kw), deploy_side)
     return {k: record[k] for k in ("episodes", "tick_ms", "faults", "groot_query_ms", "args") if k in record}
 
 

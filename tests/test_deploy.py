@@ -16,8 +16,10 @@ import pytest
 from brax.training.acme import running_statistics
 from export_samples import _mlp
 
-from bridge.deploy_policy import DeployPolicy
+from bridge import deploy_side
 from mjx_gr00t.bases.rig_drag import RigDragConfig
+from mjx_gr00t.deploy import cli
+from mjx_gr00t.deploy.controller import DeployPolicy
 from mjx_gr00t.deploy.loop import DeployLoop, LoopConfig
 from mjx_gr00t.deploy.robot import JointUnits, position_keys
 from mjx_gr00t.deploy.sim_robot import SimRobot, SimRobotConfig
@@ -27,7 +29,6 @@ from mjx_gr00t.export.read import export_policy_fn, load_export
 from mjx_gr00t.export.spec import ExportSpec
 from mjx_gr00t.export.write import write_export
 from mjx_gr00t.residual_env import build_residual_env, scene_config
-from train import deploy
 
 ALPHA = 0.5
 
@@ -113,7 +114,7 @@ def test_deployed_loop_matches_the_twins_residual_env(env, export_dir) -> None:
     _, k_task = jax.random.split(key)  # EpisodeEnv.reset's split: the task's own reset key
     robot = SimRobot(SimRobotConfig(cameras=()))
     robot.connect()
-    controller = DeployPolicy.from_export(export_dir, robot.task)
+    controller = DeployPolicy.for_export(deploy_side.load_residual(export_dir), robot.task)
     seen_totals = []
 
     class Recording:
@@ -143,7 +144,7 @@ def test_deployed_loop_matches_the_twins_residual_env(env, export_dir) -> None:
 def test_exports_that_do_not_fit_are_one_line(env, export_dir, tmp_path) -> None:
     privileged = _write(str(tmp_path / "priv"), env, obs_mode="privileged")
     with pytest.raises(UsageError, match="reads 'privileged' observations, which a real SO-101 cannot give"):
-        deploy.deploy(deploy.Args(export=privileged, perception="model"))
+        cli.deploy(cli.Args(export=privileged, perception="model"), deploy_side)
     meta_path = os.path.join(export_dir, "residual.json")
     meta = json.load(open(meta_path))
     other = tmp_path / "other"
@@ -153,16 +154,16 @@ def test_exports_that_do_not_fit_are_one_line(env, export_dir, tmp_path) -> None
     meta["units"]["joints"][4]["range_rad"] = [-3.0, 3.0]
     (other / "residual.json").write_text(json.dumps(meta))
     with pytest.raises(UsageError, match="joint ranges .* differ from the twin's"):
-        deploy.deploy(deploy.Args(export=str(other), perception="model"))
+        cli.deploy(cli.Args(export=str(other), perception="model"), deploy_side)
     for args, message in [
-        (deploy.Args(export=export_dir, robot="so101"), "needs --port"),
-        (deploy.Args(export=export_dir, robot="so101", port="/dev/null", perception="model"), "only the sim stand-in"),
-        (deploy.Args(export=export_dir, command_latency_ms=50), "0, 1 or 2 ticks"),
-        (deploy.Args(export=str(tmp_path / "none")), "is not a directory"),
-        (deploy.Args(export=export_dir, episodes=0), "--episodes must be >= 1"),
+        (cli.Args(export=export_dir, robot="so101"), "needs --port"),
+        (cli.Args(export=export_dir, robot="so101", port="/dev/null", perception="model"), "only the sim stand-in"),
+        (cli.Args(export=export_dir, command_latency_ms=50), "0, 1 or 2 ticks"),
+        (cli.Args(export=str(tmp_path / "none")), "is not a directory"),
+        (cli.Args(export=export_dir, episodes=0), "--episodes must be >= 1"),
     ]:
         with pytest.raises(UsageError, match=message):
-            deploy.deploy(args)
+            cli.deploy(args, deploy_side)
 
 
 def test_so101_without_lerobot_says_how_to_install(export_dir) -> None:
@@ -173,13 +174,13 @@ def test_so101_without_lerobot_says_how_to_install(export_dir) -> None:
     except ImportError:
         pass
     with pytest.raises(UsageError, match=r"needs LeRobot's SO-101 driver: .*pip install -e '\.\[robot\]'"):
-        deploy.deploy(deploy.Args(export=export_dir, robot="so101", port="/dev/ttyACM0"))
+        cli.deploy(cli.Args(export=export_dir, robot="so101", port="/dev/ttyACM0", front_camera="0"), deploy_side)
 
 
 def test_a_scored_run_writes_its_record(export_dir, tmp_path) -> None:
     out = tmp_path / "deploy.json"
-    record = deploy.deploy(deploy.Args(export=export_dir, episodes=2, perception="model", json=str(out),
-                                       log=str(tmp_path / "log"), command_latency_ms=33.3))
+    record = cli.deploy(cli.Args(export=export_dir, episodes=2, perception="model", json=str(out),
+                                       log=str(tmp_path / "log"), command_latency_ms=33.3), deploy_side)
     assert json.loads(out.read_text())["episodes"] == 2 and 0 <= record["success_rate"] <= 1
     assert record["tick_ms"]["ticks"] == sum(1 for _ in open(tmp_path / "log" / "ticks.jsonl"))
     assert record["faults"]["late_tick"] == 0 and record["machine"]
@@ -193,12 +194,12 @@ def test_record_writes_the_deployed_episodes_as_a_dataset(export_dir, tmp_path) 
     from mjx_gr00t.datasets.video import probe
 
     out = tmp_path / "data"
-    args = deploy.Args(export=export_dir, episodes=1, perception="model", record=str(out), seed=5)
+    args = cli.Args(export=export_dir, episodes=1, perception="model", record=str(out), seed=5)
     try:
-        first = deploy.deploy(args)
+        first = cli.deploy(args, deploy_side)
     except UsageError as e:
         pytest.skip(f"no rendering backend on this machine: {e}")
-    deploy.deploy(dataclasses.replace(args, seed=6))
+    cli.deploy(dataclasses.replace(args, seed=6), deploy_side)
     info = json.load(open(out / "meta" / "info.json"))
     assert info["total_episodes"] == 2 and info["total_frames"] > 0
     table = pq.read_table(out / "data" / "chunk-000" / "episode_000000.parquet")

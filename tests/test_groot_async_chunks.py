@@ -93,7 +93,8 @@ def test_stale_used_up_and_failing_bases_hold() -> None:
 def test_tiny_groot_drives_the_stand_in(tiny_dir, tmp_path, one_torch_thread) -> None:
     """A GR00T-base export on the tiny model: the loop's base action is GR00T's chunk element for
     the tick, converted against the running command, as in training."""
-    from bridge.deploy_policy import DeployPolicy, groot_planner
+    from bridge.deploy_side import groot_planner, load_residual
+    from mjx_gr00t.deploy.controller import DeployPolicy
     from bridge.groot.planner import export_record
     from bridge.groot.policy import GrootBase
     from mjx_gr00t.deploy.loop import DeployLoop, LoopConfig
@@ -113,7 +114,8 @@ def test_tiny_groot_drives_the_stand_in(tiny_dir, tmp_path, one_torch_thread) ->
     except RenderBackendError as e:
         pytest.skip(f"no rendering backend on this machine: {e}")
     groot = GrootBase.from_export(export)
-    policy = DeployPolicy.from_export(export, robot.task, groot=groot)
+    chunks = AsyncChunks(groot_planner(groot), groot.n_action_steps, groot.action_horizon, 1.0)
+    policy = DeployPolicy.for_export(load_residual(export), robot.task, chunks=chunks)
     seen = []
 
     class Recording:

@@ -1,8 +1,13 @@
-"""The deployed controller of `train.deploy`: an export's residual (torch) next to its base, fed with
-robot readings exactly as the twin's `robot` observations were built in training.
+"""The deployed controller of `train.deploy`: an export's residual next to its base, fed with robot
+readings exactly as the twin's `robot` observations were built in training.
 
-    policy = DeployPolicy.from_export("runs/x/export", task)     # task: the twin (geometry, FK, base)
+    residual = bridge.deploy_side.load_residual(export_dir)      # the torch residual (ResidualPolicy)
+    policy = DeployPolicy.for_export(residual, task)              # task: the twin (geometry, FK, base)
     target, parts = policy(seen, previous, estimate, command)    # all rad / m; -> (6,) joint target, rad
+
+The residual is any callable obs (37,) float32 -> r (6,) in [-1, 1] with `meta` (residual.json),
+`alpha` and `act_scale`: torch's `bridge.residual_torch.ResidualPolicy` in `train.deploy`, handed in
+so that this library never imports torch.
 
 Per tick: the actor's inputs (`PaperRigTask.actor_observation`: joints, finite-difference
 velocities, forward-kinematics tool pose, the paper-pose estimate), the base action (the IK drag base
@@ -20,10 +25,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import torch
 from flax import struct
 
-from bridge.residual_torch import ResidualPolicy
 from mjx_gr00t.bases.rig_drag import RigDragBase, RigDragConfig
 from mjx_gr00t.envs.paper_rig import ACTOR_SIZE, ROBOT_CRITIC_ONLY, ROBOT_LAYOUT, PaperRigTask
 from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
@@ -31,8 +34,6 @@ from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
 BASES: tuple[str, ...] = ("ik", "zero", "groot")
 """Bases the deploy loop runs: the IK drag base and zero in process; GR00T N1.5 through
 `bridge.groot.async_chunks` (in process or over ZMQ)."""
-GROOT_SIZE = 224
-"""GR00T N1.5's image size: the robot's 320 x 240 frames are resized to it."""
 
 
 class ExportMismatch(ValueError):
@@ -79,7 +80,7 @@ def check_export(meta: dict[str, Any], task: PaperRigTask) -> None:
 class DeployPolicy:
     """Base + residual from robot readings; see the module docstring."""
 
-    def __init__(self, residual: ResidualPolicy, task: PaperRigTask, base: str, base_delay_ticks: int = 0,
+    def __init__(self, residual: Any, task: PaperRigTask, base: str, base_delay_ticks: int = 0,
                  base_config: RigDragConfig = RigDragConfig(), chunks: Any = None) -> None:
         """chunks: with base 'groot', a `bridge.groot.async_chunks.AsyncChunks` of the GR00T base."""
         if base_delay_ticks < 0:
@@ -115,26 +116,17 @@ class DeployPolicy:
         home = jnp.asarray(task.config.home_qpos, jnp.float32)  # compile now, not on the first tick
         self._features(home, home, jnp.array([*task.config.paper_start, 0.0], jnp.float32), home)
         self._target(home, jnp.zeros(6, jnp.float32))
-        with torch.no_grad():
-            self.residual(torch.zeros(residual.obs_mean.shape[0]))
+        self.residual(np.zeros(int(residual.meta["obs_dim"]), np.float32))
 
     @classmethod
-    def from_export(cls, export_dir: str, task: PaperRigTask, base_delay_ticks: int = 0,
-                    groot: Any = None, max_chunk_age_s: float = 1.0) -> "DeployPolicy":
-        """Loads the export (torch) and checks it against the twin (ExportMismatch: one line).
-        groot: the GR00T base (a `GrootBase`) for an export on base 'groot'."""
-        residual = ResidualPolicy.from_export(export_dir)
+    def for_export(cls, residual: Any, task: PaperRigTask, base_delay_ticks: int = 0, chunks: Any = None) -> "DeployPolicy":
+        """The controller of a loaded export (`residual`, see the module docstring), checked against
+        the twin (ExportMismatch: one line). chunks: the GR00T base's `AsyncChunks` for an export on
+        base 'groot'."""
         check_export(residual.meta, task)
         if residual.meta["base"] == "groot":
-            if groot is None:
-                raise ExportMismatch("the export's base is GR00T: load it (GrootBase.from_export) and pass it")
-            from bridge.groot.async_chunks import AsyncChunks
-
-            planner = groot_planner(groot)
-            home = np.asarray(task.config.home_qpos, np.float64)
-            blank = np.zeros((240, 320, 3), np.uint8)
-            planner({"front": blank, "wrist": blank, "joints": home})  # warm-up query: not on the first tick
-            chunks = AsyncChunks(planner, groot.n_action_steps, groot.action_horizon, max_chunk_age_s)
+            if chunks is None:
+                raise ExportMismatch("the export's base is GR00T: load it and pass its AsyncChunks")
             return cls(residual, task, "groot", base_delay_ticks, chunks=chunks)
         recorded = residual.meta.get("base_config") or {}  # exports before it was recorded: the defaults
         try:
@@ -165,37 +157,7 @@ class DeployPolicy:
         self._late.append(np.asarray(base))
         base = self._late[0] if len(self._late) > self.base_delay_ticks else np.zeros(6, np.float32)
         obs = np.concatenate([np.asarray(actor), base]).astype(np.float32)
-        with torch.no_grad():
-            r = self.residual(torch.from_numpy(obs)).numpy()
+        r = np.asarray(self.residual(obs), np.float32)
         total = np.clip(base + self.residual.alpha * r, -1.0, 1.0).astype(np.float32)
         target = np.asarray(self._target(f32(command), jnp.asarray(total)), np.float64)
         return target, {"obs": obs, "base": base, "residual": r, "total": total}
-
-
-def groot_planner(groot: Any, seed: int | None = 0) -> Any:
-    """observation {'front', 'wrist': uint8 H x W x 3, 'joints': (6,) rad} -> (16, 6) rad chunk, from a
-    `GrootBase` (in process or over ZMQ); frames are resized to 224 x 224 (bilinear). Query k uses
-    noise seed `seed + k` (None: the model's own noise)."""
-    count = [0]
-    import torch.nn.functional as F  # noqa: N812
-
-    def frames(image: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        x = F.interpolate(x, size=(GROOT_SIZE, GROOT_SIZE), mode="bilinear", align_corners=False)
-        return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
-    def plan(observation: dict[str, Any]) -> np.ndarray:
-        front = frames(observation["front"])
-        wrist = frames(observation.get("wrist", observation["front"]))
-        joints = torch.as_tensor(np.asarray(observation["joints"], np.float32))[None]
-        noise = None if seed is None else seed + count[0]
-        count[0] += 1
-        return groot.plan(front, wrist, joints, seed=noise)[0].detach().cpu().numpy()
-
-    return plan
-
-
-def policy_parts_to_json(parts: dict[str, np.ndarray]) -> dict[str, list[float]]:
-    """The parts of a tick as JSON lists (for tick logs)."""
-    return {k: np.asarray(v, np.float64).round(6).tolist() for k, v in parts.items() if k != "obs"}
-
