@@ -161,6 +161,7 @@ def test_exports_that_do_not_fit_are_one_line(env, export_dir, tmp_path) -> None
         (cli.Args(export=export_dir, command_latency_ms=50), "0, 1 or 2 ticks"),
         (cli.Args(export=str(tmp_path / "none")), "is not a directory"),
         (cli.Args(export=export_dir, episodes=0), "--episodes must be >= 1"),
+        (cli.Args(export=export_dir, perception="model", use_degrees=False), r"records LeRobot units .* the robot reports"),
     ]:
         with pytest.raises(UsageError, match=message):
             cli.deploy(args, deploy_side)

@@ -166,6 +166,10 @@ def build(args: Args, torch_side: Any) -> tuple[Any, Any, Any, Any, Any]:
         except (ValueError, OSError, ConnectionError, TimeoutError) as e:
             raise UsageError(f"--robot so101 on {args.port}: {e}") from e
         start = None
+    problem = units_problem(residual.meta, units)
+    if problem:
+        robot.disconnect()
+        raise UsageError(f"--export {args.export!r}: {problem}")
     if args.perception == "model":
         perception = lambda obs: robot.paper_estimate()  # noqa: E731
     else:
@@ -184,6 +188,18 @@ def save_episode(writer: Any, record: EpisodeRecord, task: str) -> None:
     frames = {key: np.stack(record.frames[cam]) for key, cam in CAMERAS.items()}
     writer.add_episode(np.stack(record.states), np.stack(record.actions), frames, task, {"next.success": success})
     record.states.clear(), record.actions.clear(), record.frames.clear()
+
+
+def units_problem(meta: dict[str, Any], units: Any) -> str | None:
+    """Why the robot's units differ from those the export records (residual.json "units"), or None:
+    the arm in degrees or -100..100, the gripper in percent of its range."""
+    recorded = [j.get("lerobot_unit") for j in meta.get("units", {}).get("joints", [])]
+    robot = ["percent_of_range" if name == "gripper" else ("deg" if units.use_degrees else "range_m100_100")
+             for name in meta.get("joint_names", [])]
+    if recorded != robot:
+        return (f"it records LeRobot units {recorded}, the robot reports {robot} (use_degrees={units.use_degrees}); "
+                f"connect it with --use-degrees as the export expects")
+    return None
 
 
 def camera_perception(task: Any) -> Any:
