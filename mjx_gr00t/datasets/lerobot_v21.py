@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from mjx_gr00t.datasets.video import CODEC, PIX_FMT, write_mp4
 from mjx_gr00t.deploy.robot import MOTORS
 from mjx_gr00t.export.format import write_json_atomic
+from mjx_gr00t.runner.metrics_log import read_metrics
 
 CAMERAS: dict[str, str] = {"observation.images.main": "front", "observation.images.secondary_0": "wrist"}
 """Dataset camera key -> the twin's / the robot's camera."""
@@ -110,16 +111,7 @@ def _image_stats(frames: np.ndarray) -> dict[str, list]:
 
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
     """The rows of a JSON-lines file; a torn last line (a crash mid-append) is left out."""
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path) as f:
-        for line in f:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
+    return read_metrics(path) if os.path.exists(path) else []
 
 
 def _rewrite_jsonl(path: str, rows: list[dict[str, Any]]) -> None:
