@@ -13,6 +13,7 @@ swing shoulder_pan so that the pad pushes the sheet about 9 mm.
 
 import copy
 import importlib.util
+import threading
 
 import mjx_gr00t  # noqa: F401  (sets XLA flags before jax is imported)
 
@@ -33,6 +34,7 @@ B, CALLS, NSTEPS = 4, 5, 10
 FREE_ENVS, PUSH_ENVS = (0, 1), (2, 3)
 ARM = slice(0, 6)  # qpos and qvel share the arm's addresses (hinges)
 FIELDS = ("actuator_biasprm", "actuator_gainprm", "body_mass", "geom_friction")
+ROUNDS_CONCURRENT = 20  # calls per thread in the two-thread test
 
 # ----- tolerances (measured on this 2-core CPU, MuJoCo/MJX 3.17, jax 0.9.2) -----
 # mjx (float32) vs c (float64 inside a call, float32 between calls), envs without the pad touching
@@ -373,6 +375,31 @@ def test_c_engine_forgets_a_field_left_out_of_the_overrides(model, scenario):
         np.testing.assert_array_equal(after[1], nominal[1])
     finally:
         engine.close()
+
+
+def test_c_engine_calls_from_two_threads_take_turns(model, scenario, c_step):
+    """A grid split over devices calls the engine from one thread per device. The pool, buffers and
+    model copies are shared, so unserialised calls overwrite each other's model rows (or crash);
+    each concurrent call must give what it gives alone."""
+    a = _varied_overrides(model)
+    b = {k: v[::-1].copy() for k, v in a.items()}
+    want = {"a": _one_call(c_step, scenario, a), "b": _one_call(c_step, scenario, b)}
+    got: dict[str, list] = {"a": [], "b": []}
+
+    def worker(name, overrides):
+        for _ in range(ROUNDS_CONCURRENT):
+            got[name].append(_one_call(c_step, scenario, overrides))
+
+    threads = [threading.Thread(target=worker, args=(n, o)) for n, o in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in ("a", "b"):
+        assert len(got[name]) == ROUNDS_CONCURRENT
+        for q, v in got[name]:
+            np.testing.assert_array_equal(q, want[name][0], err_msg=name)
+            np.testing.assert_array_equal(v, want[name][1], err_msg=name)
 
 
 # ----- determinism -----

@@ -32,6 +32,7 @@ from mjx_gr00t.envs.base import State
 from mjx_gr00t.envs.paper_card import PaperCardTask
 from mjx_gr00t.envs.paper_rig import PaperRigTask
 from mjx_gr00t.envs.paper_rig_config import ARM_JOINTS
+from mjx_gr00t.host_callback import one_at_a_time
 from mjx_gr00t.perception import image_dr
 
 
@@ -90,6 +91,7 @@ class ChunkedJointBase:
         self.n_action_steps = int(planner.n_action_steps)
         self.joints = len(ARM_JOINTS)
         self.host_calls = 0
+        self._host_plan = one_at_a_time(self._host_plan)  # one planner: shards' calls take turns
         """Host callbacks so far (one per step of a vmapped batch, planning or not)."""
 
     # ----- the carry -----

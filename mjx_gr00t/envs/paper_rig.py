@@ -29,6 +29,7 @@ import numpy as np
 from flax import struct
 
 from mjx_gr00t import randomize
+from mjx_gr00t.host_callback import one_at_a_time
 from mjx_gr00t.envs import paper_estimate as estimate
 from mjx_gr00t.envs import servo
 from mjx_gr00t.envs.base import State
@@ -104,6 +105,7 @@ class PaperRigTask:
         if config.perception == "camera":  # host code: imported only when asked for
             from mjx_gr00t.perception.in_the_loop import CameraPerception
             self._perception = CameraPerception(m, config.paper_size)
+            self._perceive = one_at_a_time(self._perception)  # one GL context: calls take turns
         robot = config.obs_mode == "robot"
         layout = ROBOT_LAYOUT if robot else PRIVILEGED_LAYOUT
         self.observation_size = sum(size for _, size in layout)
@@ -180,7 +182,7 @@ class PaperRigTask:
     def _camera(self, qpos: jax.Array, draw: jax.Array) -> jax.Array:
         """qpos (nq,), draw (8,) the episode's image DR -> (4,) the camera estimator's x, y, yaw and
         found flag (host callback)."""
-        return jax.pure_callback(self._perception, jax.ShapeDtypeStruct((4,), jnp.float32), qpos, draw,
+        return jax.pure_callback(self._perceive, jax.ShapeDtypeStruct((4,), jnp.float32), qpos, draw,
                                  vmap_method="broadcast_all")
 
     # ----- geometry -----

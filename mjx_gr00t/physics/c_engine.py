@@ -20,6 +20,7 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
+from mjx_gr00t.host_callback import one_at_a_time
 from mjx_gr00t.physics.base import ModelOverrides, PhysicsState, check_overrides
 
 
@@ -40,6 +41,9 @@ class CEngine:
         self._datas = [mujoco.MjData(self.mj_model) for _ in range(self.nthread)]
         self._models: list[mujoco.MjModel] = []
         self._written: dict[str, np.ndarray] = {}
+        # The pool, buffers and model copies are shared: a grid split over devices calls in from
+        # one thread per device, so the calls take turns.
+        self._host_step = one_at_a_time(self._host_step)
         spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
         self._nstate = mujoco.mj_stateSize(self.mj_model, spec)
         m = self.mj_model
