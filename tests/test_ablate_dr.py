@@ -103,12 +103,13 @@ def test_unknown_arm_is_a_clear_error(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(SystemExit, match=r"--arms: unknown arm\(s\) 'frcition'; valid arms: none, paper_xy, "
                                          r"paper_yaw, friction, paper_mass, actuator_gain, backlash, latency, "
-                                         r"estimate_xy_bias, .*, estimate_dropout, camera_pos, camera_angle, camera_fovy, light, all"):
+                                         r"estimate_xy_bias, .*, estimate_dropout, all"):
         ablate_dr.main([*TINY, "--arms", "none,frcition", "--out", str(out)])
     assert not out.exists()
 
 
 @pytest.mark.parametrize("flags, message", [
+    (["--arms", "none,light"], r"--arms: arm\(s\) 'light' randomise only rendered images"),
     (["--seeds", "0", "0"], "--seeds must be distinct"),
     (["--eval-width", "0.5"], "--eval-width must be >= 1"),
     (["--eval-width", "20"], "'friction'.*use a width below 5"),

@@ -18,6 +18,8 @@ from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.paper_rig_config import PaperRigConfig, RigDRConfig, load_model
 from mjx_gr00t.perception import image_dr
 from mjx_gr00t.perception.in_the_loop import CameraPerception
+from mjx_gr00t.perception.frame_anchor import TapeFrame
+from mjx_gr00t.perception.paper_estimator import estimate_paper
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +95,30 @@ def test_frames_follow_the_draw_and_bad_draws_are_refused(model, qpos) -> None:
             renderer.render(qpos, np.zeros((1, 8)))
 
 
-def test_a_moved_camera_biases_the_estimate(model, qpos) -> None:
+def test_a_moved_camera_moves_the_sheet_and_the_tape_together(model, qpos) -> None:
     """The estimator maps pixels through the calibration: frames from a camera 5 mm off in x put the
-    sheet about 5 mm off (the other way), as on a rig whose camera was knocked."""
+    sheet about 5 mm off (the other way) through the nominal camera alone, as on a rig whose camera
+    was knocked. Measured against the red tape, which moved with it, the sheet stays put where the
+    task is judged (near the tape); at the start, 25 cm from the tape, the fitted scale's pixel
+    quantisation (about 1 %) leaves a few mm (benchmarks.paper_estimator)."""
+    config = PaperRigConfig()
     try:
-        perception = CameraPerception(model, PaperRigConfig().paper_size)
+        perception = CameraPerception(model, config.paper_size, TapeFrame.from_config(config))
     except render.RenderBackendError as e:
         pytest.skip(f"no rendering backend on this machine: {e}")
+    near = qpos.copy()
+    near[0, 6:8] = np.asarray(config.frame_centre) + [0.03, -0.02]
+    states = np.concatenate([np.repeat(qpos, 2, axis=0), np.repeat(near, 2, axis=0)])
     shift = np.array([0.005, 0, 0, 0, 0, 0, 0, 1.0], np.float32)
-    seen = perception(np.repeat(qpos, 2, axis=0), np.stack([image_dr.NOMINAL, shift]))
+    draws = np.stack([image_dr.NOMINAL, shift] * 2)
+    frames = perception.renderer.render(states, draws)[perception.camera_name]
+    nominal = np.stack([estimate_paper(f, perception.camera, config.paper_size).centre for f in frames])
+    for moved in (nominal[1] - nominal[0], nominal[3] - nominal[2]):
+        assert -0.0075 < moved[0] < -0.0025 and abs(moved[1]) < 0.002, moved
+    seen = perception(states, draws)
     assert np.all(seen[:, 3] == 1.0)
-    np.testing.assert_allclose(seen[0, :2], qpos[0, 6:8], atol=0.004)
-    moved = seen[1, :2] - seen[0, :2]
-    assert -0.0075 < moved[0] < -0.0025 and abs(moved[1]) < 0.002, moved
+    np.testing.assert_allclose(seen[:2, :2], states[:2, 6:8], atol=0.004)
+    np.testing.assert_allclose(seen[2:, :2], states[2:, 6:8], atol=0.0015)
 
 
 def test_image_factors_are_validated() -> None:

@@ -37,16 +37,19 @@ def test_a_small_run_writes_its_record(tmp_path) -> None:
 
 
 def test_no_image_dr_is_nearly_exact() -> None:
-    """With the rendered camera and lights nominal, the estimator's own error is sub-millimetre."""
+    """With the rendered camera and lights nominal, the sheet's fit through the nominal camera is
+    within 2 mm; placing it against the tape adds the tape fit's own error (its scale, quantised by
+    3 mm pixels, moves the start pose 25 cm away by up to a few mm)."""
     args = paper_estimator.Args(samples=4, states_per_camera=4, arm_jitter=0.0, camera_pos_jitter=0.0,
                                 camera_angle_jitter=0.0, fovy_jitter=0.0, light_jitter=0.0)
     try:
         record = paper_estimator.main(args)
     except render.RenderBackendError as e:
         pytest.skip(f"no rendering backend on this machine: {e}")
-    stats = record["all"]
-    assert stats["dropout_rate"] == 0.0
-    assert stats["centre_error_m"]["max"] < 0.002 and stats["yaw_error_rad"]["max"] < 0.01
+    nominal, stats = record["nominal_camera_only"]["all"], record["all"]
+    assert nominal["dropout_rate"] == 0.0 and stats["dropout_rate"] == 0.0
+    assert nominal["centre_error_m"]["max"] < 0.002 and nominal["yaw_error_rad"]["max"] < 0.01
+    assert stats["centre_error_m"]["max"] < 0.005 and stats["yaw_error_rad"]["max"] < 0.01
 
 
 @pytest.mark.parametrize("args, message", [

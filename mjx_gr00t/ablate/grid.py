@@ -65,17 +65,23 @@ class Grid:
         return [(arm, seed) for arm in self.arms for seed in self.seeds]
 
 
-def arm_names(dr_default: Any) -> tuple[str, ...]:
-    """Every arm a DR config allows: 'none', each factor alone (by its name), 'all'."""
-    return (NONE, *randomize.factor_names(dr_default), ALL)
+def arm_names(dr_default: Any, image_only: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every arm a DR config allows: 'none', each factor alone (by its name) but those in
+    `image_only` (factors that change only rendered images, where nothing reads them), 'all'."""
+    return (NONE, *(f for f in randomize.factor_names(dr_default) if f not in image_only), ALL)
 
 
-def make_arms(dr_default: Any, names: tuple[str, ...]) -> tuple[Arm, ...]:
+def make_arms(dr_default: Any, names: tuple[str, ...], image_only: tuple[str, ...] = ()) -> tuple[Arm, ...]:
     """The named arms of `dr_default` (the scene's default DR config) in the given order.
 
     'none' switches every factor off, a factor name keeps that factor alone, 'all' keeps the
-    default. Raises ValueError naming the valid arms for an unknown or repeated name."""
-    valid = arm_names(dr_default)
+    default. Raises ValueError naming the valid arms for an unknown or repeated name, or for an
+    arm of a factor in `image_only` (it would train exactly as 'none': nothing reads images)."""
+    valid = arm_names(dr_default, image_only)
+    blind = [n for n in names if n in image_only]
+    if blind:
+        raise ValueError(f"arm(s) {', '.join(map(repr, blind))} randomise only rendered images, which nothing in "
+                         f"this ablation reads (its base and estimate use no camera); valid arms: {', '.join(valid)}")
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise ValueError(f"unknown arm(s) {', '.join(map(repr, unknown))}; valid arms: {', '.join(valid)}")

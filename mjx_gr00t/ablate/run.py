@@ -41,14 +41,24 @@ class Ablation(NamedTuple):
     spec: EvalSpec
 
 
+def image_only_factors(env: EpisodeEnv) -> tuple[str, ...]:
+    """The scene's image-only DR factors where nothing in `env` reads frames (the ablation's bases
+    are ik, script or zero; a camera in the loop would read them), else ()."""
+    task = scene_task(env)
+    if getattr(task.config, "perception", "model") == "camera":
+        return ()
+    return tuple(getattr(task.config.dr, "IMAGE_ONLY", ()))
+
+
 def build(settings: AblationSettings) -> Ablation:
     """The envs, grid and eval spec of `settings`; UsageError for unknown arms or a bad eval width."""
     env = residual_env(settings.scene, settings.base_name, settings.engine, settings.num_envs,
                        settings.residual_penalty)
     dr_default = scene_task(env).config.dr
-    names = settings.arm_list if settings.arm_list is not None else arm_names(dr_default)
+    image_only = image_only_factors(env)
+    names = settings.arm_list if settings.arm_list is not None else arm_names(dr_default, image_only)
     try:
-        grid = Grid(make_arms(dr_default, names), tuple(settings.seeds))
+        grid = Grid(make_arms(dr_default, names, image_only), tuple(settings.seeds))
     except ValueError as e:
         raise UsageError(f"--arms: {e}") from e
     spec = EvalSpec(width=settings.eval_width, episodes=settings.eval_episodes, seed=settings.eval_seed)

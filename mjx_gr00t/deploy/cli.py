@@ -203,16 +203,17 @@ def units_problem(meta: dict[str, Any], units: Any) -> str | None:
 
 
 def camera_perception(task: Any) -> Any:
-    """observation -> the top camera's estimate (x, y, yaw) or None, through the rig's nominal camera."""
+    """observation -> the top camera's estimate (x, y, yaw) or None, through the rig's nominal camera
+    and then onto the red tape the frame shows (`perception.frame_anchor`)."""
     from mjx_gr00t.perception.camera_model import CameraModel
+    from mjx_gr00t.perception.frame_anchor import TapeFrame, estimate_paper_in_frame
     from mjx_gr00t.perception.in_the_loop import HEIGHT, WIDTH
-    from mjx_gr00t.perception.paper_estimator import estimate_paper
 
     camera = CameraModel.from_mujoco(task.mj_model, "front", WIDTH, HEIGHT)
-    size = task.config.paper_size
+    size, frame = task.config.paper_size, TapeFrame.from_config(task.config)
 
     def perceive(obs: dict[str, Any]) -> np.ndarray | None:
-        est = estimate_paper(obs["front"], camera, size)
+        est = estimate_paper_in_frame(obs["front"], camera, size, frame)
         return None if est is None else np.array([*est.centre, est.yaw])
 
     return perceive

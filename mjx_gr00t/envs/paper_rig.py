@@ -103,8 +103,9 @@ class PaperRigTask:
         self.default_ranges = RigDRRanges.from_config(config.dr)
         self._perception = None
         if config.perception == "camera":  # host code: imported only when asked for
+            from mjx_gr00t.perception.frame_anchor import TapeFrame
             from mjx_gr00t.perception.in_the_loop import CameraPerception
-            self._perception = CameraPerception(m, config.paper_size)
+            self._perception = CameraPerception(m, config.paper_size, TapeFrame.from_config(config))
             self._perceive = one_at_a_time(self._perception)  # one GL context: calls take turns
         robot = config.obs_mode == "robot"
         layout = ROBOT_LAYOUT if robot else PRIVILEGED_LAYOUT

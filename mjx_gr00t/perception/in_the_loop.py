@@ -1,15 +1,16 @@
 """The top camera and the paper-pose estimator in the simulation loop (host code).
 
 `CameraPerception(model)` renders the scene's `front` camera at the real rig's 320 x 240 for a batch
-of envs and runs `estimate_paper` on each frame, the same code a deployment runs on real frames:
+of envs and runs `estimate_paper_in_frame` (the sheet measured against the red tape, which the
+frame shows too) on each frame, the same code a deployment runs on real frames:
 
-    perception = CameraPerception(task.mj_model)
+    perception = CameraPerception(task.mj_model, paper_size, TapeFrame.from_config(config))
     seen = perception(qpos, image_dr)   # qpos (B, nq), image_dr (B, 8) -> (B, 4) float32:
                                         # x, y, yaw (canonical), found (0/1)
 
 `image_dr` holds each env's camera pose, fovy and light draw (`perception.image_dr`): the frame is
 rendered with the jittered camera, while the estimator maps pixels through the nominal camera
-model, as a deployment does through its calibration.
+model, as a deployment does through its calibration, and then onto the tape it sees.
 
 `PaperRigTask` calls it through `jax.pure_callback` when its config says `perception="camera"`.
 """
@@ -17,7 +18,7 @@ model, as a deployment does through its calibration.
 import numpy as np
 
 from mjx_gr00t.perception.camera_model import CameraModel
-from mjx_gr00t.perception.paper_estimator import estimate_paper
+from mjx_gr00t.perception.frame_anchor import TapeFrame, estimate_paper_in_frame
 from mjx_gr00t.render import BatchRenderer, RenderBackendError
 
 WIDTH, HEIGHT = 320, 240
@@ -31,8 +32,8 @@ OSMESA_HINT = ("--perception camera renders the top camera and needs an OpenGL b
 class CameraPerception:
     """Renders `camera` and estimates the sheet's pose, for a batch of envs. Not thread-safe."""
 
-    def __init__(self, model, paper_size: tuple[float, float], camera: str = "front") -> None:
-        """model: the scene's MjModel. Raises RenderBackendError (with how to install OSMesa) when no
+    def __init__(self, model, paper_size: tuple[float, float], frame: TapeFrame, camera: str = "front") -> None:
+        """model: the scene's MjModel; frame: where the tape lies. Raises RenderBackendError (with how to install OSMesa) when no
         OpenGL backend starts here."""
         try:
             self.renderer = BatchRenderer(model, cameras=(camera,), height=HEIGHT, width=WIDTH)
@@ -41,6 +42,7 @@ class CameraPerception:
         self.camera_name = camera
         self.camera = CameraModel.from_mujoco(model, camera, WIDTH, HEIGHT)
         self.paper_size = paper_size
+        self.frame = frame
         self.frames = 0
 
     def __call__(self, qpos: np.ndarray, image_dr: np.ndarray | None = None) -> np.ndarray:
@@ -53,7 +55,7 @@ class CameraPerception:
         images = self.renderer.render(flat, draws)[self.camera_name]
         out = np.zeros((len(flat), 4), np.float32)
         for i, image in enumerate(images):
-            estimate = estimate_paper(image, self.camera, self.paper_size)
+            estimate = estimate_paper_in_frame(image, self.camera, self.paper_size, self.frame)
             if estimate is not None:
                 out[i] = (*estimate.centre, estimate.yaw, 1.0)
         self.frames += len(flat)
