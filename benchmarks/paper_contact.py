@@ -21,7 +21,8 @@ move). Every policy step is checked:
   pressed in: the sheet's top pushed below the table's surface at some step (soft contacts give
   under a hard press; it counts as tunnelled only if the sheet stays there).
 Prints the rates with 95 % Wilson intervals and the engine's throughput; `--json` writes the record,
-with the machine named. Physics parameters are the scene's config (`envs.paper_rig_config`); pass
+with the machine named and the launched, tunnelled and non-finite probes described (`cases`: index,
+sheet pose, path, depth); `--only I J ...` replays those probes alone. Physics parameters are the scene's config (`envs.paper_rig_config`); pass
 `--scene-options NAME=VALUE` to probe others.
 """
 
@@ -49,6 +50,9 @@ from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.residual_env import scene_config
 from mjx_gr00t.runner.build import scene_options
 
+FAULTS = ("launched", "tunnelled", "non_finite", "jitter", "pressed_in")
+MAX_CASES = 50
+"""Most probes the record describes per fault (launched, tunnelled, non-finite)."""
 HOVER_STEPS, DESCEND_STEPS, LIFT_STEPS = 35, 15, 12
 """Timetable of a probe, policy steps: move over the start point, descend onto it, move along the
 path, and lift off for the last LIFT_STEPS."""
@@ -70,6 +74,9 @@ class Args:
     """Seed of the probes and DR draws."""
     scene_options: tuple[str, ...] = ()
     """Scene config overrides, NAME=VALUE (e.g. solver_iterations=10)."""
+    only: tuple[int, ...] = ()
+    """Replay just these probes (their indices in a run of this --seed, as its record lists them
+    under `cases`), e.g. to look into the launched ones."""
     json: str | None = None
     """Also write the record to this JSON file (its directory must exist)."""
 
@@ -77,11 +84,12 @@ class Args:
 @dataclasses.dataclass(frozen=True)
 class Probe:
     """One probe's plan, drawn per env: start and end of the fingertip's path (2,) each, and the
-    commanded depth below the sheet's top (m)."""
+    commanded depth below the sheet's top (m), and whether it is a push (else a drag)."""
 
     start: jax.Array
     end: jax.Array
     depth: jax.Array
+    is_push: jax.Array
 
 
 def draw_probe(key: jax.Array, task: PaperRigTask, state: State) -> Probe:
@@ -108,7 +116,7 @@ def draw_probe(key: jax.Array, task: PaperRigTask, state: State) -> Probe:
     depth = jnp.where(is_push, jax.random.uniform(k[6], (), minval=-0.0005, maxval=0.003),
                       jax.random.uniform(k[2], (), minval=0.0, maxval=0.006))
     return Probe(start=jnp.where(is_push, push_start, drag_start), end=jnp.where(is_push, push_end, drag_end),
-                 depth=depth)
+                 depth=depth, is_push=is_push)
 
 
 def probe_goal(base: RigDragBase, probe: Probe, step: jax.Array, steps: int) -> jax.Array:
@@ -173,10 +181,32 @@ def make_batch_runner(env: EpisodeEnv, steps: int):
     return jax.jit(jax.vmap(one))
 
 
+def probe_keys(seed: int, index: np.ndarray) -> jax.Array:
+    """(N, 2) keys of the probes `index` (N,): probe i's key is the i-th of one split of the seed,
+    whatever the run's size, so `--only` replays a probe of any run exactly."""
+    return jax.random.split(jax.random.PRNGKey(seed), int(np.max(index)) + 1)[np.asarray(index)]
+
+
+def describe(task: PaperRigTask, key: jax.Array, index: int) -> dict[str, Any]:
+    """One probe's plan, to replay and look into it: its index (for --only), the sheet's start pose and
+    the fingertip's path and commanded depth."""
+    k_reset, k_probe = jax.random.split(key)
+    state = task.reset(k_reset)
+    probe = draw_probe(k_probe, task, state)
+    q = np.asarray(state.physics.qpos)
+    a = task.paper_qpos
+    return {"index": index, "sheet_xy": q[a:a + 2].tolist(),
+            "sheet_yaw": float(task.paper_yaw(state.physics.qpos[a + 3:a + 7])),
+            "start": np.asarray(probe.start).tolist(), "end": np.asarray(probe.end).tolist(),
+            "depth_m": float(probe.depth), "push": bool(probe.is_push)}
+
+
 def validate(args: Args) -> None:
     """UsageError (one line) for a bad flag."""
     if args.episodes < 1 or args.batch < 1 or args.steps <= HOVER_STEPS + DESCEND_STEPS:
         raise UsageError(f"--episodes and --batch must be >= 1 and --steps > {HOVER_STEPS + DESCEND_STEPS}")
+    if any(i < 0 for i in args.only):
+        raise UsageError(f"--only takes probe indices >= 0, got {args.only}")
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise UsageError(f"--json {args.json!r}: its directory does not exist")
 
@@ -184,30 +214,37 @@ def validate(args: Args) -> None:
 def main(args: Args) -> dict[str, Any]:
     """Runs the probes; returns the record (also printed, and written to --json)."""
     validate(args)
-    batch = min(args.batch, args.episodes)
+    batch = min(args.batch, args.episodes, len(args.only) or args.episodes)
     config = scene_config("paper_square", batch, args.engine, dr=True, overrides=scene_options(args.scene_options))
     env = registry.make("paper_square", config)
     run = make_batch_runner(env, args.steps)
-    keys = jax.random.split(jax.random.PRNGKey(args.seed), -(-args.episodes // batch) * batch)
+    index = np.asarray(args.only) if args.only else np.arange(args.episodes)
+    keys = probe_keys(args.seed, np.resize(index, -(-len(index) // batch) * batch))
+    total = min(args.episodes, len(index))
     counts, done, start = np.zeros(5, int), 0, time.perf_counter()
+    cases: dict[str, list[dict[str, Any]]] = {name: [] for name in FAULTS[:3]}
     run(keys[:batch]).block_until_ready()  # compile
     compiled = time.perf_counter()
-    while done < args.episodes:
-        bad = np.asarray(run(keys[done:done + batch]))[:args.episodes - done]
+    while done < total:
+        bad = np.asarray(run(keys[done:done + batch]))[:total - done]
         counts += bad.sum(axis=0)
+        for f, name in enumerate(FAULTS[:3]):
+            for i in np.flatnonzero(bad[:, f]):
+                if len(cases[name]) < MAX_CASES:
+                    cases[name].append(describe(env.task, keys[done + i], int(index[done + i])))
         done += len(bad)
-        print(f"  {done}/{args.episodes} probes: launched {counts[0]}, tunnelled {counts[1]}, non-finite {counts[2]}, "
+        print(f"  {done}/{total} probes: launched {counts[0]}, tunnelled {counts[1]}, non-finite {counts[2]}, "
               f"jitter {counts[3]}, pressed in {counts[4]}",
               flush=True)
     wall = time.perf_counter() - compiled
     rates = {name: {"count": int(c), "rate": c / done, "ci95": list(wilson(int(c), done))}
-             for name, c in zip(("launched", "tunnelled", "non_finite", "jitter", "pressed_in"), counts)}
+             for name, c in zip(FAULTS, counts)}
     info = machine()
     record = {
         "command": "python -m benchmarks.paper_contact " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, tuple) else v}"
+            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, tuple) else v}"
             for k, v in dataclasses.asdict(args).items() if k != "json" and v not in ((), None)),
-        "engine": env.task.engine_name, "episodes": done, "policy_steps": args.steps, **rates,
+        "engine": env.task.engine_name, "episodes": done, "policy_steps": args.steps, **rates, "cases": cases,
         "physics": {k: getattr(config, k) for k in ("physics_hz", "solver_iterations", "contact_solref",
                                                      "contact_solimp", "servo_kp", "paper_thickness")},
         "wall_s_after_compile": wall, "policy_steps_per_s": done * args.steps / wall,
