@@ -98,3 +98,9 @@ def build_residual_env(scene: str, config: Any, base: str, penalty: float = 0.00
     has not, 'groot' without a planner, or a negative penalty."""
     inner = registry.make(scene, config)
     return residual_episode_env(inner, make_base(base, scene, inner.task, groot_planner=groot_planner), penalty)
+
+
+def scene_task(env: EpisodeEnv) -> Any:
+    """The scene task inside `env`, the one holding DR ranges: `env.task`, or its inner task where
+    that is a `ResidualTask` (an env built by `mjx_gr00t.residual_env`)."""
+    return env.task.task if isinstance(env.task, ResidualTask) else env.task

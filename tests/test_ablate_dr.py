@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mjx_gr00t.ablate import grid as ablate_grid
+from mjx_gr00t.residual_env import scene_task
 from mjx_gr00t.ablate import run as ablate_run
 from mjx_gr00t.ablate import train as ablate_train
 from mjx_gr00t.residual import AlphaSchedule
@@ -124,7 +125,7 @@ def test_bad_flags_say_what_to_fix(tmp_path, flags, message):
 def test_eval_distribution_is_wider_than_training(built):
     args, env, grid = built
     wide = ablate_run.build(ablate_dr.parse([*TINY, "--eval-width", "1.5"])).eval_env
-    ranges = ablate_grid.scene_task(wide).default_ranges
+    ranges = scene_task(wide).default_ranges
     np.testing.assert_allclose(ranges.paper_xy, [-0.075, 0.075], rtol=1e-6)
     np.testing.assert_allclose(ranges.friction, [0.7, 1.3], rtol=1e-6)
     np.testing.assert_allclose(ranges.actuator_gain, [0.85, 1.15], rtol=1e-6)

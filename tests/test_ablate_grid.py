@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from mjx_gr00t.ablate import grid as ablate_grid
+from mjx_gr00t.residual_env import scene_task
 from mjx_gr00t.ablate.run import build
 from mjx_gr00t.ablate.settings import AblationSettings
 from mjx_gr00t.residual import AlphaSchedule
@@ -39,7 +40,7 @@ def built():
 
 def _draws(env, env_state) -> dict[str, np.ndarray]:
     """Each factor's drawn value per env ([..., n] leading dims kept), read back from the state."""
-    task, m = ablate_grid.scene_task(env), ablate_grid.scene_task(env).mj_model
+    task, m = scene_task(env), scene_task(env).mj_model
     qpos = np.asarray(env_state.physics.qpos)
     paper = qpos[..., task.paper_qpos:task.paper_qpos + 7]
     ov = {k: np.asarray(v) for k, v in env_state.info.overrides.items()}
@@ -59,7 +60,7 @@ def test_arms_really_differ(built):
     state = ablate_grid.init_grid(config, env, grid)
     draws = _draws(env, state.env_state)  # leaves [G, B, ...]
     cells = grid.cells()
-    dr = ablate_grid.scene_task(env).config.dr
+    dr = scene_task(env).config.dr
     for g, (arm, _) in enumerate(cells):
         for name, value in draws.items():
             if arm.name == "none":

@@ -174,7 +174,8 @@ def test_servo_latency_and_backlash_shape_what_the_servos_hold():
 
 def test_camera_in_the_loop_sees_the_sheet_where_it_is():
     """perception='camera': the robot observation's estimate comes from the rendered top camera and
-    the estimator (one frame per step), within a centimetre of the true pose."""
+    the estimator (one frame per step), within a centimetre of the true pose; each batch of frames is
+    reported to whoever listens."""
     from mjx_gr00t.render import RenderBackendError
 
     try:
@@ -182,12 +183,15 @@ def test_camera_in_the_loop_sees_the_sheet_where_it_is():
     except RenderBackendError as e:
         pytest.skip(f"no rendering backend on this machine: {e}")
     spec = task.spec
-    state = task.reset(jax.random.PRNGKey(0))
+    state = jax.block_until_ready(task.reset(jax.random.PRNGKey(0)))
+    assert task.camera_perception.frames == 0  # a reset's first estimate is the noise model's: no frame
     step = jax.jit(task.step)
     state = step(state, jnp.zeros(6))
-    before = task._perception.frames
+    before, reported = task.camera_perception.frames, []
+    task.camera_perception.on_frames = reported.append  # what train.evaluate's progress bar hears
     state = jax.block_until_ready(step(state, jnp.zeros(6)))
-    assert task._perception.frames == before + 1  # one frame per env and step
+    assert task.camera_perception.frames == before + 1 and reported == [1]  # one frame per env and step
+    assert _task().camera_perception is None
     obs = np.asarray(state.obs)
     seen, true = obs[spec.obs_slice("paper_xy_est")], obs[spec.obs_slice("true_paper_pos")][:2]
     assert np.linalg.norm(seen - true) < 0.01

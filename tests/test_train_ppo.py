@@ -101,6 +101,22 @@ def test_evaluate_compares_plain_rl(full_run, tmp_path):
         evaluate_cli.evaluate(evaluate_cli.Args(run=str(out), episodes=8, plain_rl=str(out)))
 
 
+def test_evaluate_with_the_camera_in_the_loop(full_run, capsys):
+    """--perception camera renders the top camera and runs the estimator every step (one episode:
+    300 frames), with a progress bar in frames, and reports it beside the noise model's row."""
+    out, _ = full_run
+    try:
+        record = evaluate_cli.evaluate(evaluate_cli.Args(run=str(out), episodes=1, perception="camera"))
+    except SystemExit as e:
+        if "OSMesa" in str(e):
+            pytest.skip(f"no rendering backend on this machine: {e}")
+        raise
+    assert record["perception"] == "camera" and record["residual_camera"]["episodes"] == 1
+    printed = capsys.readouterr()
+    assert "300/300" in printed.err  # the progress bar reached every frame
+    assert "ik + residual, camera" in printed.out
+
+
 def test_export_cli_matches_end_of_run_export(full_run, tmp_path):
     out, _ = full_run
     again = export_cli.export(export_cli.Args(run=str(out), out=str(tmp_path / "exp")))

@@ -22,12 +22,14 @@ import os
 from typing import Any, Literal
 
 import tyro
+from tqdm import tqdm
 
 from bridge.groot import planner
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import format_table
 from mjx_gr00t.export.format import write_json_atomic
 from mjx_gr00t.render import RenderBackendError
+from mjx_gr00t.residual_env import scene_task
 from mjx_gr00t.runner.build import build_env
 from mjx_gr00t.runner.config import RunSettings
 from mjx_gr00t.runner.finish import evaluate_policies, evaluate_policy, evaluation_record
@@ -74,8 +76,12 @@ def evaluate(args: Args) -> dict[str, Any]:
         rows["plain RL"] = results["plain_rl"]
     if args.perception == "camera":
         camera = camera_env(trained, args.run)
-        results["residual_camera"] = evaluate_policy(camera, trained.policy_fn, trained.params, alpha,
-                                                     args.episodes, args.seed)
+        perception = scene_task(camera).camera_perception
+        with tqdm(total=args.episodes * camera.episode_length, desc="camera in the loop", unit="frame") as bar:
+            perception.on_frames = bar.update
+            results["residual_camera"] = evaluate_policy(camera, trained.policy_fn, trained.params, alpha,
+                                                         args.episodes, args.seed)
+            perception.on_frames = None
         rows[f"{base} + residual, camera"] = results["residual_camera"]
     record = evaluation_record(scene, base, alpha, args.episodes, args.seed, results)
     record["perception"] = args.perception

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mjx_gr00t import randomize
-from mjx_gr00t.ablate.grid import Grid, cell, scene_task
+from mjx_gr00t.ablate.grid import Grid, cell
+from mjx_gr00t.residual_env import scene_task
 from mjx_gr00t.ablate.settings import residual_env
 from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.evaluation import EpisodeResults, run_episodes

@@ -32,7 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mjx_gr00t import distributed, randomize
 from mjx_gr00t.envs.base import EpisodeEnv
-from mjx_gr00t.residual import ResidualTask
+from mjx_gr00t.residual_env import scene_task
 from mjx_gr00t.rl import ppo
 from mjx_gr00t.rl.ppo_config import PPOConfig
 
@@ -93,12 +93,6 @@ def make_arms(dr_default: Any, names: tuple[str, ...], image_only: tuple[str, ..
     factors = randomize.factor_names(dr_default)
     chosen = {NONE: (), ALL: factors}
     return tuple(Arm(n, randomize.with_enabled(dr_default, chosen.get(n, (n,)))) for n in names)
-
-
-def scene_task(env: EpisodeEnv) -> Any:
-    """The scene task inside `env`, the one holding DR ranges: `env.task`, or its inner task where
-    that is a `ResidualTask` (an env built by `mjx_gr00t.residual_env`)."""
-    return env.task.task if isinstance(env.task, ResidualTask) else env.task
 
 
 def dr_ranges_type(env: EpisodeEnv) -> type:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from mjx_gr00t.ablate import report
 from mjx_gr00t.ablate.evaluate import EvalSpec, evaluate_grid, make_eval_env
-from mjx_gr00t.ablate.grid import Grid, arm_names, make_arms, scene_task
+from mjx_gr00t.ablate.grid import Grid, arm_names, make_arms
 from mjx_gr00t.ablate.settings import ALGO, AblationSettings, residual_env, validate
 from mjx_gr00t.ablate.train import train_grid
 from mjx_gr00t.envs.base import EpisodeEnv
@@ -25,6 +25,7 @@ from mjx_gr00t.evaluation import EpisodeResults
 from mjx_gr00t.export.format import write_json_atomic
 from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.residual import AlphaSchedule
+from mjx_gr00t.residual_env import scene_task
 from mjx_gr00t.rl import algos
 from mjx_gr00t.rl.algo import PolicyParams
 from mjx_gr00t.runner import run_dir

@@ -157,7 +157,7 @@ class PaperRigTask:
             image_dr=image_dr.draw_image_dr(jax.random.fold_in(k[8], 1), r.camera_pos, r.camera_angle,
                                             r.camera_fovy, r.light),
         )
-        obs, metrics, success, info = self._observe(physics, info)
+        obs, metrics, success, info = self._observe(physics, info, camera=False)
         zero = jnp.zeros(())
         return State(physics=physics, obs=obs, reward=zero, done=zero, truncation=zero, success=zero,
                      metrics={k: jnp.zeros(()) for k in metrics}, info=info)
@@ -179,6 +179,12 @@ class PaperRigTask:
         reward = sum(v for k, v in metrics.items() if k.startswith("reward/"))
         return state.replace(physics=physics, obs=obs, reward=reward, success=success, done=success,
                              metrics=metrics, info=info)
+
+    @property
+    def camera_perception(self):
+        """The camera and estimator in the loop (`perception.in_the_loop.CameraPerception`) where the
+        config says perception="camera", else None."""
+        return self._perception
 
     def _camera(self, qpos: jax.Array, draw: jax.Array) -> jax.Array:
         """qpos (nq,), draw (8,) the episode's image DR -> (4,) the camera estimator's x, y, yaw and
@@ -231,7 +237,9 @@ class PaperRigTask:
             est[:2] - self.frame, estimate.yaw_features(est[2]), (corners - self.frame).reshape(-1),
         ]).astype(jnp.float32)
 
-    def _observe(self, physics: PhysicsState, info: PaperInfo) -> tuple[jax.Array, dict[str, jax.Array], jax.Array, PaperInfo]:
+    def _observe(self, physics: PhysicsState, info: PaperInfo,
+                 camera: bool = True) -> tuple[jax.Array, dict[str, jax.Array], jax.Array, PaperInfo]:
+        """camera=False: the estimate comes from the noise model even with the camera in the loop."""
         qpos, qvel, c = physics.qpos, physics.qvel, self.config
         paper_pos, paper_quat, corners = self.paper_pose(qpos)
         yaw = self.paper_yaw(paper_quat)
@@ -244,7 +252,7 @@ class PaperRigTask:
         if c.obs_mode == "robot":
             key, k_est = jax.random.split(info.key)
             seen = servo.quantise(qpos[:6], c.servo_ticks_per_rev)
-            if self._perception is None:
+            if self._perception is None or not camera:
                 true_pose = jnp.concatenate([paper_pos[:2], yaw[None]])
                 est_state, est = estimate.update(info.estimate, true_pose, k_est)
             else:

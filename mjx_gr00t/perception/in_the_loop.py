@@ -15,6 +15,8 @@ model, as a deployment does through its calibration, and then onto the tape it s
 `PaperRigTask` calls it through `jax.pure_callback` when its config says `perception="camera"`.
 """
 
+from typing import Callable
+
 import numpy as np
 
 from mjx_gr00t.perception.camera_model import CameraModel
@@ -44,6 +46,8 @@ class CameraPerception:
         self.paper_size = paper_size
         self.frame = frame
         self.frames = 0
+        self.on_frames: Callable[[int], None] | None = None
+        """Called with the number of frames after each batch (e.g. a progress bar's update)."""
 
     def __call__(self, qpos: np.ndarray, image_dr: np.ndarray | None = None) -> np.ndarray:
         """qpos (..., nq), image_dr None or (..., 8) -> (..., 4) float32: x, y (m), canonical yaw
@@ -59,4 +63,6 @@ class CameraPerception:
             if estimate is not None:
                 out[i] = (*estimate.centre, estimate.yaw, 1.0)
         self.frames += len(flat)
+        if self.on_frames is not None:
+            self.on_frames(len(flat))
         return out.reshape(*lead, 4)
