@@ -166,8 +166,7 @@ class PaperRigTask:
     def step(self, state: State, action: jax.Array) -> State:
         """action: (6,) in [-1, 1]; one policy step of `substeps` physics steps."""
         info = state.info
-        delta = jnp.clip(action, -1.0, 1.0) * self.config.act_scale
-        target = jnp.clip(info.ctrl_target + delta, self.ctrl_low, self.ctrl_high)
+        target = self.target(info, action)
         commands = servo.push(info.commands, servo.quantise(target, self.config.servo_ticks_per_rev))
         applied = servo.play(info.applied, servo.delayed(commands, info.latency), info.backlash)
         fractions = jnp.arange(1, self.ticks + 1, dtype=jnp.float32) / self.ticks
@@ -179,6 +178,16 @@ class PaperRigTask:
         reward = sum(v for k, v in metrics.items() if k.startswith("reward/"))
         return state.replace(physics=physics, obs=obs, reward=reward, success=success, done=success,
                              metrics=metrics, info=info)
+
+    def target(self, info: PaperInfo, action: jax.Array) -> jax.Array:
+        """The running joint command (6,) rad after `action` (6,) in [-1, 1]: a joint delta of up to
+        act_scale on `info.ctrl_target`, within the servos' range."""
+        delta = jnp.clip(action, -1.0, 1.0) * self.config.act_scale
+        return jnp.clip(info.ctrl_target + delta, self.ctrl_low, self.ctrl_high)
+
+    def sent_goal(self, info: PaperInfo, action: jax.Array) -> jax.Array:
+        """The goal (6,) rad that `step` sends the servos for `action`: `target` on their tick grid."""
+        return servo.quantise(self.target(info, action), self.config.servo_ticks_per_rev)
 
     @property
     def camera_perception(self):
