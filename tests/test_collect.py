@@ -93,6 +93,19 @@ def test_an_interrupted_collection_resumes_to_the_same_dataset(straight, tmp_pat
     assert json.loads((resumed / "meta" / "info.json").read_text())["total_episodes"] == 3
 
 
+def test_a_v3_collection(tmp_path):
+    """--format v3.0: the same episodes as v2.1 writes, in v3.0's files, found through its episodes table."""
+    out = tmp_path / "v3"
+    _collect(out, "--episodes", "1", "--format", "v3.0")
+    info = json.loads((out / "meta" / "info.json").read_text())
+    rows = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
+    assert info["codebase_version"] == "v3.0" and len(rows) == 1
+    table = pq.read_table(out / "data" / "chunk-000" / "file-000.parquet")
+    assert table.num_rows == rows[0]["length"]
+    frames = read_mp4(str(out / "videos" / "observation.images.main" / "chunk-000" / "file-000.mp4"))
+    assert frames.shape == (rows[0]["length"], 240, 320, 3)
+
+
 def test_directories_that_are_not_a_collection_are_refused(straight, tmp_path):
     out, _ = straight
     other = tmp_path / "other"
@@ -103,5 +116,7 @@ def test_directories_that_are_not_a_collection_are_refused(straight, tmp_path):
     assert sorted(os.listdir(other)) == ["notes.txt"]
     with pytest.raises(SystemExit, match=r"other settings: seed 0 \(asked 5\)"):
         collect.main(["--out", str(out), *SHORT, "--seed", "5", "--episodes", "4"])
+    with pytest.raises(SystemExit, match=r"holds another dataset \(version 'v2.1'"):
+        collect.main(["--out", str(out), *SHORT, "--episodes", "4", "--format", "v3.0"])
     with pytest.raises(SystemExit, match="--episodes must be >= 1"):
         collect.main(["--out", str(tmp_path / "new"), "--episodes", "0"])

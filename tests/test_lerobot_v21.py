@@ -10,25 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from mjx_gr00t.datasets import lerobot_v21
-from mjx_gr00t.datasets.lerobot_v21 import DatasetSpec, V21Writer
+from mjx_gr00t.datasets.lerobot_v21 import V21Writer
+from mjx_gr00t.datasets.spec import DatasetSpec
 from mjx_gr00t.datasets.video import probe, read_mp4
 
+from dataset_samples import episode as _episode  # noqa: E402
+
 T = (12, 7)
-
-
-def _episode(rng, length):
-    states = rng.uniform(-90, 90, (length, 6)).astype(np.float32)
-    actions = states + rng.normal(0, 1, (length, 6)).astype(np.float32)
-    y, x = np.mgrid[0:240, 0:320]
-    base = np.stack([x * 200 / 320, y * 200 / 240, np.full_like(x, 60.0)], axis=-1)  # smooth, like a scene
-    frames = {key: np.repeat((base + rng.uniform(0, 40))[None], length, axis=0).astype(np.uint8)
-              for key in lerobot_v21.CAMERAS}
-    for key in frames:  # a bright square moving right: decoded frames must keep their order
-        for t in range(length):
-            frames[key][t, 100:140, 20 + 10 * t:60 + 10 * t] = 255
-    success = np.zeros(length, bool)
-    success[-1] = True
-    return states, actions, frames, {"next.success": success}
 
 
 def test_written_episodes_read_back(tmp_path) -> None:

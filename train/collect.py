@@ -1,5 +1,6 @@
-"""Sim demonstrations on the paper rig's twin, written as a LeRobot v2.1 dataset (with Isaac-GR00T's
-meta/modality.json) for fine-tuning GR00T in-domain.
+"""Sim demonstrations on the paper rig's twin, written as a LeRobot dataset (v2.1, which Isaac-GR00T
+reads, or v3.0 with --format; both with Isaac-GR00T's meta/modality.json) for fine-tuning GR00T
+in-domain.
 
     python -m train.collect --out data/paper_sim --episodes 50                 # the IK drag base
     python -m train.collect --out data/paper_sim_rl --run runs/ppo-...         # a run's base + residual
@@ -35,7 +36,9 @@ from bridge.groot import planner
 from mjx_gr00t.collect import progress
 from mjx_gr00t.collect.episodes import dataset_episode
 from mjx_gr00t.collect.rollout import make_rollout
-from mjx_gr00t.datasets.lerobot_v21 import DatasetSpec, V21Writer
+from mjx_gr00t.datasets.lerobot_v21 import V21Writer
+from mjx_gr00t.datasets.lerobot_v30 import V30Writer
+from mjx_gr00t.datasets.spec import DatasetSpec
 from mjx_gr00t.deploy.robot import JointUnits
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.groot_settings import GrootSettings
@@ -47,6 +50,7 @@ from mjx_gr00t.runner.config import SceneSettings
 from mjx_gr00t.runner.finish import residual_act
 from mjx_gr00t.runner.trained import load_trained
 
+WRITERS = {"v2.1": V21Writer, "v3.0": V30Writer}
 OSMESA_HINT = ("train.collect renders the rig's cameras and needs an OpenGL backend; on a CPU-only Linux machine "
                "install OSMesa (`sudo apt-get install -y libosmesa6`, which `bash setup.sh` does as root) and set "
                "MUJOCO_GL=osmesa")
@@ -54,7 +58,7 @@ OSMESA_HINT = ("train.collect renders the rig's cameras and needs an OpenGL back
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    """Collect sim demonstrations on the paper rig's twin as a LeRobot v2.1 dataset."""
+    """Collect sim demonstrations on the paper rig's twin as a LeRobot dataset."""
 
     out: str
     """Dataset directory: new, empty, or an interrupted collection to continue."""
@@ -73,6 +77,9 @@ class Args:
     """Seed of the episodes' draws (the same seed gives the same dataset)."""
     task: str = GrootSettings().task
     """The task text stored with every episode."""
+    format: Literal["v2.1", "v3.0"] = "v2.1"
+    """LeRobot dataset version: v2.1 (what Isaac-GR00T reads, and the real paper-return data's) or
+    v3.0 (what current LeRobot reads)."""
     names: Literal["motor", "lerobot"] = "motor"
     """Joint names: motor_1 .. motor_6 (as the real paper-return data) or LeRobot's <joint>.pos."""
     scene_options: tuple[str, ...] = ()
@@ -134,7 +141,10 @@ def collect(args: Args) -> dict:
         renderer = BatchRenderer(task.mj_model, cameras=("front", "wrist"), height=240, width=320)
     except RenderBackendError as e:
         raise UsageError(f"{OSMESA_HINT} ({str(e).splitlines()[0]})") from e
-    writer = V21Writer(args.out, DatasetSpec(names=args.names))
+    try:
+        writer = WRITERS[args.format](args.out, DatasetSpec(names=args.names))
+    except ValueError as e:
+        raise UsageError(f"--out {args.out!r}: {e}") from e
     units = JointUnits.nominal(task.mj_model.jnt_range[:6])
     rollout = make_rollout(env, act)
     batch, taken = state.resume_point(writer.episodes)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mjx_gr00t.datasets.lerobot_v21 import CAMERAS
+from mjx_gr00t.datasets.spec import CAMERAS
 
 RENDER_BATCH = 64
 """Frames rendered per call (bounds memory, not speed)."""

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mjx_gr00t.datasets.lerobot_v21 import CAMERAS, V21Writer
+from mjx_gr00t.datasets.lerobot_v21 import V21Writer
+from mjx_gr00t.datasets.spec import CAMERAS
 from mjx_gr00t.deploy.loop import (
     FAULTS, BaseNotAnswering, DeployLoop, EpisodeRecord, LoopConfig, RobotNotAnswering, tick_stats,
 )
