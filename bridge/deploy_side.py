@@ -10,13 +10,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from bridge.groot.async_chunks import AsyncChunks
+from bridge.groot.frames import to_groot_size
 from bridge.residual_torch import ResidualPolicy
 
-GROOT_SIZE = 224
-"""GR00T N1.5's image size: the robot's 320 x 240 frames are resized to it."""
 
 
 class TorchResidual:
@@ -43,9 +41,7 @@ def groot_planner(groot: Any, seed: int | None = 0) -> Any:
     count = [0]
 
     def frames(image: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        x = F.interpolate(x, size=(GROOT_SIZE, GROOT_SIZE), mode="bilinear", align_corners=False)
-        return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        return to_groot_size(np.asarray(image)[None])
 
     def plan(observation: dict[str, Any]) -> np.ndarray:
         front = frames(observation["front"])

@@ -51,6 +51,8 @@ from bridge.groot.layout import (
 from mjx_gr00t.export.units import sim_to_lerobot
 
 FORMAT_VERSION: int = 1
+PIXEL_STRIDE: int = 4
+"""The backbone reads every 4th pixel of each 224 x 224 frame (56 x 56)."""
 WEIGHTS_FILE: str = "model.safetensors"
 EMBODIMENT_IDS: dict[str, int] = {"gr1": 24, "oxe_droid": 17, "agibot_genie1": 26, "new_embodiment": 31}
 
@@ -173,13 +175,15 @@ class TinyGr00tModel(nn.Module):
         self.decoder = nn.Linear(h, cfg.max_action_dim)
         self.register_buffer("noise", torch.zeros(1, cfg.action_horizon, cfg.max_action_dim))
 
-    def backbone(self, videos: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def backbone(self, videos: torch.Tensor, tokens: torch.Tensor,
+                 stride: int = PIXEL_STRIDE) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (B, V, H, W, 3), ids (B, L) -> tokens (B, V*16 + L, hidden), padding mask (B, S).
 
-        The encoder sees every 4th pixel (56 x 56 of a 224 x 224 image), which keeps it cheap.
+        The encoder sees every 4th pixel (56 x 56 of a 224 x 224 image), which keeps it cheap;
+        stride 1 takes frames already thinned so (as fine-tuning keeps them).
         """
         b, v = videos.shape[:2]
-        x = videos[:, :, ::4, ::4].flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = videos[:, :, ::stride, ::stride].flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         x = nn.functional.adaptive_avg_pool2d(torch.relu(self.conv2(torch.relu(self.conv1(x)))), 4)
         img = self.patch(x.flatten(2).transpose(1, 2)).view(b, v, 16, -1) + self.view_emb[None, :, None]
         seq = torch.cat([img.flatten(1, 2), self.text_emb(tokens)], dim=1)
@@ -190,18 +194,24 @@ class TinyGr00tModel(nn.Module):
                 noise: torch.Tensor, steps: int) -> torch.Tensor:
         """Euler flow matching from noise (B, T, A) at t=0 to the action at t=1; returns (B, T, A)."""
         b = state.shape[0]
-        emb = self.embodiment(embodiment_id)[:, None]
-        s_tok = self.state_enc(state) + emb
         x = noise
         for k in range(steps):
             t = torch.full((b,), k / steps, device=x.device)
-            temb = self.time_mlp(_timestep_embedding(t, self.cfg.hidden))
-            h = torch.cat([s_tok, self.action_enc(x) + self.pos[None] + emb], dim=1)
-            for block in self.blocks:
-                h = block(h, temb, ctx, pad)
-            x1_hat = torch.tanh(self.decoder(self.out_norm(h[:, 1:])))
+            x1_hat = self.predict_clean(ctx, pad, state, embodiment_id, x, t)
             x = x + (1.0 / steps) * (x1_hat - x) / (1.0 - k / steps)
         return x
+
+    def predict_clean(self, ctx: torch.Tensor, pad: torch.Tensor, state: torch.Tensor, embodiment_id: torch.Tensor,
+                      x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The head's guess (B, T, A) in [-1, 1] of the clean action from x_t = (1 - t) noise + t action
+        (B, T, A) at times t (B,), given the backbone's tokens, the padded state (B, 1, S) and the
+        embodiment ids (B,): what each Euler step follows and what fine-tuning regresses."""
+        emb = self.embodiment(embodiment_id)[:, None]
+        temb = self.time_mlp(_timestep_embedding(t, self.cfg.hidden))
+        h = torch.cat([self.state_enc(state) + emb, self.action_enc(x) + self.pos[None] + emb], dim=1)
+        for block in self.blocks:
+            h = block(h, temb, ctx, pad)
+        return torch.tanh(self.decoder(self.out_norm(h[:, 1:])))
 
 
 class TinyGr00tPolicy:

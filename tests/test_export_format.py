@@ -97,3 +97,10 @@ def test_format_units_groot_and_spec_load_without_jax() -> None:
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'jax', 'jaxlib', 'brax', 'flax', 'torch'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_read_json_lines_skips_a_torn_line(tmp_path):
+    from mjx_gr00t.export.format import read_json_lines
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": 3, "b"')
+    assert read_json_lines(path) == [{"a": 1}, {"a": 2}]

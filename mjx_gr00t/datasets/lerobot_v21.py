@@ -25,8 +25,7 @@ import pyarrow.parquet as pq
 
 from mjx_gr00t.datasets.spec import CHUNK, DatasetSpec, Episode, Place, episode_stats, frame_table, modality
 from mjx_gr00t.datasets.video import write_mp4
-from mjx_gr00t.export.format import write_json_atomic
-from mjx_gr00t.runner.metrics_log import read_metrics
+from mjx_gr00t.export.format import read_json_lines, write_json_atomic
 
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
@@ -34,7 +33,7 @@ VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_inde
 
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
     """The rows of a JSON-lines file; a torn last line (a crash mid-append) is left out."""
-    return read_metrics(path) if os.path.exists(path) else []
+    return read_json_lines(path) if os.path.exists(path) else []
 
 
 def _rewrite_jsonl(path: str, rows: list[dict[str, Any]]) -> None:

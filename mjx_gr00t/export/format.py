@@ -79,3 +79,15 @@ def read_meta(export_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if version != FORMAT_VERSION:
         raise ValueError(f"{meta_path!r} has format_version {version!r}; this code reads {FORMAT_VERSION}")
     return meta
+
+
+def read_json_lines(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file; a torn line (a crash mid-append) is skipped."""
+    records = []
+    with open(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from mjx_gr00t.export.format import read_json_lines
 from mjx_gr00t.distributed import is_main_process
 
 WandbMode = Literal["offline", "online", "disabled"]
@@ -120,14 +121,7 @@ def _json_number(v: Any) -> Any:
 
 def read_metrics(path: str) -> list[dict[str, Any]]:
     """The records of a metrics.jsonl file (a torn last line from a crash is skipped)."""
-    records = []
-    with open(path) as f:
-        for line in f:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
+    return read_json_lines(path)
 
 
 def wall_time_at(path: str, env_steps: int) -> float:
