@@ -27,6 +27,7 @@ from mjx_gr00t.envs.base import EpisodeEnv
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.groot_settings import GrootSettings
 from mjx_gr00t.render import BatchRenderer
+from bridge.groot.frames import to_groot_size
 from mjx_gr00t.residual import ResidualEpisodeEnv
 from mjx_gr00t.rl import ppo
 from mjx_gr00t.rl.ppo_config import PPOConfig
@@ -51,7 +52,7 @@ def test_obs_base_action_is_the_converted_groot_chunk(tiny_dir: str) -> None:
     env = _env(tiny_dir)
     assert isinstance(env, ResidualEpisodeEnv)
     reference = GrootBase.from_pretrained(GrootSettings(model=tiny_dir, n_action_steps=N_STEPS))
-    renderer = BatchRenderer(env.task.task.mj_model, cameras=("front", "wrist"))
+    renderer = BatchRenderer(env.task.task.mj_model, cameras=("front", "wrist"), height=240, width=320)
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(3), B))
     step = jax.jit(jax.vmap(env.step))
     chunk, index = None, np.zeros(B, int)
@@ -65,7 +66,7 @@ def test_obs_base_action_is_the_converted_groot_chunk(tiny_dir: str) -> None:
             plans += 1
             rows = np.flatnonzero(need)
             draws = np.asarray(state.info.task.image_dr)[rows]  # each env's cameras and lights
-            images = renderer.render(qpos[rows], draws)
+            images = {k: to_groot_size(v) for k, v in renderer.render(qpos[rows], draws).items()}  # as on the rig
             seeds = np.asarray(state.info.base.seed)[rows]
             new = reference.plan(images["front"], images["wrist"], qpos[rows, :6],
                                  seed=call_seed(seeds)).numpy()

@@ -7,7 +7,8 @@ chunk planner of `mjx_gr00t.bases.chunked`, the record an export keeps of it, an
     spec = ExportSpec(..., groot=export_record(settings))   # what the export records about the base
 
 Inside the jitted rollout one host call per step reaches `GrootChunkPlanner.__call__` with the
-whole batch, and only when some env needs a chunk. It renders those envs' cameras (224 x 224),
+whole batch, and only when some env needs a chunk. It renders those envs' cameras (320 x 240, the
+rig's frames, resized to 224 x 224 as on the robot),
 asks GR00T for their (b, 16, 6) chunks in one batched, sub-batched query, and returns the old
 chunks for the rest. The noise seed of a query is `call_seed` of the planned envs' seeds, which
 JAX draws from each env's key in the env state: a rerun and a resume plan the same chunks.
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
     from mjx_gr00t.envs.base import EpisodeEnv
 
 CAMERA_SIZE: int = 224
-"""GR00T N1.5's image size; the renderer draws at it directly."""
+"""GR00T N1.5's image size."""
+RENDER_SIZE: tuple[int, int] = (240, 320)
+"""(height, width) the cameras are drawn at: the rig's frames, resized to CAMERA_SIZE as deployment
+and fine-tuning resize them (`bridge.groot.frames`), so the base sees what it sees on the robot."""
 
 
 def export_record(settings: GrootSettings) -> GrootExport:
@@ -65,7 +69,8 @@ class GrootChunkPlanner:
     """Renderer + GrootBase behind `mjx_gr00t.bases.chunked.ChunkPlanner`.
 
     groot: a `bridge.groot.policy.GrootBase`. renderer: has
-    `render(qpos (B, nq), image_dr (B, 8) or None) -> {camera: uint8 (B, 224, 224, 3)}` (a
+    `render(qpos (B, nq), image_dr (B, 8) or None) -> {camera: uint8 (B, H, W, 3)}` (resized to
+    224 x 224 here; a
     `mjx_gr00t.render.BatchRenderer`), or a zero-argument factory of one. Both run on one worker
     thread of their own, so the GL context always lives on the same thread.
     """
@@ -100,6 +105,8 @@ class GrootChunkPlanner:
         t0 = time.perf_counter()
         draws = None if image_dr is None else np.ascontiguousarray(image_dr[rows])
         images = self.renderer.render(np.ascontiguousarray(qpos[rows]), draws)
+        from bridge.groot.frames import to_groot_size  # torch: loaded with the planner's GrootBase already
+        images = {cam: to_groot_size(frames) for cam, frames in images.items()}
         t1 = time.perf_counter()
         front = images[self.cameras[0]] if "front" not in images else images["front"]
         wrist = images.get("wrist", front)  # single-camera configs never read it
@@ -192,7 +199,7 @@ def _batch_renderer_factory(mj_model: Any, cameras: tuple[str, ...]) -> Callable
     def make() -> Any:
         from mjx_gr00t.render import BatchRenderer
 
-        return BatchRenderer(mj_model, cameras=cameras, height=CAMERA_SIZE, width=CAMERA_SIZE)
+        return BatchRenderer(mj_model, cameras=cameras, height=RENDER_SIZE[0], width=RENDER_SIZE[1])
 
     return make
 
