@@ -45,7 +45,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.bridge_latency_report import NOTES, OVERHEAD_PARTS, PARTS, plot_parts, summary_line, write_json
 from benchmarks.common import compile_count, machine_tag
@@ -351,4 +351,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli_args.cli(Args))

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag, write_record
 from bridge import deploy_side
@@ -126,4 +126,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli_args.cli(Args))

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import jax
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag
 from mjx_gr00t.errors import UsageError
@@ -404,7 +404,7 @@ SMOKE_XLA_FLAGS: tuple[str, ...] = ("--xla_backend_optimization_level=0", "--xla
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Entry point of `python -m benchmarks.gpu` (and benchmarks/gpu_check.sh)."""
     start = time.monotonic()
-    args = tyro.cli(Args, args=argv)
+    args = cli_args.cli(Args, args=argv)
     if args.smoke:  # XLA reads its flags when the backend starts, which has not happened yet
         os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *SMOKE_XLA_FLAGS]).strip()
     return run(args, start=start)

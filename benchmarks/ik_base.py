@@ -17,7 +17,7 @@ import time
 from typing import Any, Literal
 
 import jax.numpy as jnp
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag, write_record
 from benchmarks.runs import runner_config
@@ -81,4 +81,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli_args.cli(Args))

@@ -37,7 +37,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag, write_record
 from mjx_gr00t.bases.rig_drag import RigDragBase
@@ -258,4 +258,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli_args.cli(Args))

@@ -36,7 +36,7 @@ from typing import Any
 
 import mujoco
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag, write_record
 from benchmarks.paper_estimator_plot import plot_errors
@@ -311,4 +311,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli_args.cli(Args))

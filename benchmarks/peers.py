@@ -33,7 +33,7 @@ import time
 from typing import Any, Literal
 
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag
 from mjx_gr00t.errors import UsageError
@@ -130,7 +130,7 @@ SB3_CONFIGS: tuple[str, ...] = ("plain", "vecnormalize")
 def parse(argv: list[str] | None = None) -> Args:
     """The typed CLI; with --quick the QUICK sizes are the defaults."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    return tyro.cli(Args, args=argv, default=QUICK if "--quick" in argv else Args())
+    return cli_args.cli(Args, args=argv, default=QUICK if "--quick" in argv else Args())
 
 
 def validate(args: Args) -> list[str]:

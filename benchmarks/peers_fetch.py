@@ -42,7 +42,7 @@ from typing import Any
 
 import mujoco
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 
 PEER_ID: str = "FetchPickAndPlace-v4"
 REPO: str = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -287,4 +287,4 @@ def run_fetch(engine: str, num_envs: int, seconds: float, seed: int = 0) -> dict
 
 
 if __name__ == "__main__":
-    print(json.dumps(step_peer(tyro.cli(PeerArgs))))
+    print(json.dumps(step_peer(cli_args.cli(PeerArgs))))

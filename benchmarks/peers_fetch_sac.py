@@ -45,7 +45,7 @@ import threading
 import time
 from typing import Any, Literal
 
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.peers_fetch import PEER_ID, REPO, child_env
 from mjx_gr00t.errors import UsageError
@@ -328,7 +328,7 @@ def run_fetch_sac(settings: FetchSacSettings | None = None, **changes: Any) -> d
 
 def parse(argv: list[str]) -> FetchSacSettings:
     """The typed CLI; with --quick the QUICK sizes are the defaults."""
-    return tyro.cli(FetchSacSettings, args=argv, default=QUICK if "--quick" in argv else FetchSacSettings())
+    return cli_args.cli(FetchSacSettings, args=argv, default=QUICK if "--quick" in argv else FetchSacSettings())
 
 
 def main(argv: list[str] | None = None) -> None:

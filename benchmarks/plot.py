@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tyro  # noqa: E402
 
+from mjx_gr00t import cli_args  # noqa: E402
+
 from mjx_gr00t.machine import machine_line  # noqa: E402
 
 FIGURE_COLOURS: dict[str, str] = {
@@ -74,6 +76,6 @@ class Args:
 
 
 if __name__ == "__main__":
-    args = tyro.cli(Args)
+    args = cli_args.cli(Args)
     with open(args.report) as f:
         plot_throughput(json.load(f), args.out or os.path.splitext(args.report)[0] + ".png")

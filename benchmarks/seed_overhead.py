@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, Literal
 
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks.seed_env import make_seed_vec, overhead
 
@@ -123,6 +123,6 @@ def main(args: Args) -> dict[str, Any]:
 
 if __name__ == "__main__":
     try:
-        main(tyro.cli(Args))
+        main(cli_args.cli(Args))
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None

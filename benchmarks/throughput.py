@@ -34,7 +34,7 @@ import os
 import time
 from typing import Any, Literal
 
-import tyro
+from mjx_gr00t import cli_args
 
 from benchmarks import throughput_figures as figs
 from benchmarks.common import machine_tag, mj_step_per_s
@@ -269,4 +269,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli_args.cli(Args))

@@ -41,9 +41,9 @@ from mjx_gr00t.ablate.settings import AblationSettings
 
 def parse(argv: list[str] | None = None) -> AblationSettings:
     """The typed CLI (tyro): one flag per `AblationSettings` field, explained by -h."""
-    import tyro
+    from mjx_gr00t import cli_args
 
-    return tyro.cli(AblationSettings, args=list(sys.argv[1:] if argv is None else argv))
+    return cli_args.cli(AblationSettings, args=list(sys.argv[1:] if argv is None else argv))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 from tqdm import tqdm
 
 from bridge.groot import planner
@@ -197,7 +197,7 @@ def collect(args: Args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = tyro.cli(Args, args=argv)
+    args = cli_args.cli(Args, args=argv)
     try:
         return collect(args)
     except KeyboardInterrupt:

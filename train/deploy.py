@@ -21,7 +21,7 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 from typing import Any
 
-import tyro
+from mjx_gr00t import cli_args
 
 from bridge import deploy_side
 from mjx_gr00t.deploy.cli import Args, deploy
@@ -29,7 +29,7 @@ from mjx_gr00t.deploy.cli import Args, deploy
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """`python -m train.deploy`; returns the run's record."""
-    return deploy(tyro.cli(Args, args=argv, description=__doc__), deploy_side)
+    return deploy(cli_args.cli(Args, args=argv, description=__doc__), deploy_side)
 
 
 if __name__ == "__main__":

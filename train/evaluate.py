@@ -21,7 +21,7 @@ import dataclasses
 import os
 from typing import Any, Literal
 
-import tyro
+from mjx_gr00t import cli_args
 from tqdm import tqdm
 
 from bridge.groot import planner
@@ -109,4 +109,4 @@ def camera_env(trained: Any, run: str) -> Any:
 
 
 if __name__ == "__main__":
-    evaluate(tyro.cli(Args))
+    evaluate(cli_args.cli(Args))

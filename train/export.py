@@ -15,7 +15,7 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 import dataclasses
 import os
 
-import tyro
+from mjx_gr00t import cli_args
 
 from bridge.groot import planner
 from mjx_gr00t.runner.trained import load_trained
@@ -41,4 +41,4 @@ def export(args: Args) -> str:
 
 
 if __name__ == "__main__":
-    export(tyro.cli(Args))
+    export(cli_args.cli(Args))

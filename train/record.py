@@ -27,7 +27,7 @@ import imageio.v2 as imageio
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tyro
+from mjx_gr00t import cli_args
 from tqdm import tqdm
 
 from mjx_gr00t.envs.base import EpisodeEnv, State
@@ -178,7 +178,7 @@ def _validate(args: Args) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Entry point of `python -m train.record`."""
-    return record(tyro.cli(Args, args=argv))
+    return record(cli_args.cli(Args, args=argv))
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def starting_config(algo: str, argv: Sequence[str]) -> RunConfig:
 
 def parse(algo: str, argv: Sequence[str] | None = None, description: str | None = None) -> RunConfig:
     """The RunConfig of a trainer's command line (tyro). UsageError, never a traceback, for bad values."""
-    import tyro
+    from mjx_gr00t import cli_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if flag_value(argv, "--recipe") == "list":
@@ -83,7 +83,7 @@ def parse(algo: str, argv: Sequence[str] | None = None, description: str | None 
     default = starting_config(algo, argv)
     config_type = algos.get(algo).config_type
     try:
-        return tyro.cli(RunConfig[config_type], args=_without(argv, "--recipe"), default=default,
+        return cli_args.cli(RunConfig[config_type], args=_without(argv, "--recipe"), default=default,
                         description=f"{description or ''}\n\n{RECIPE_HELP}")
     except ValueError as e:  # a config's own validation, raised while tyro builds it
         raise UsageError(str(e)) from e
