@@ -8,7 +8,9 @@ Runs, on one machine, one after another:
    in training, no base latency): the deployed loop, tick by tick, through the robot's units;
 3. the same with the command latency fixed at 0, 33 and 66 ms;
 4. with the top camera and the estimator (`--perception camera`) and 50 ms of base latency, on
-   `--camera-episodes` episodes (rendering makes a tick about 0.1 s here).
+   `--camera-episodes` episodes (rendering makes a tick about 0.1 s here);
+5. and the two apart: the camera without base latency (`--camera-episodes`), and 50 ms of base
+   latency with the noise-model perception (`--episodes`).
 Records success with 95 % Wilson intervals, tick times (median, p99) and faults, the machine named.
 """
 
@@ -66,6 +68,8 @@ def main(args: Args) -> dict[str, Any]:
                for ms in (0, 33.3, 66.7)}
     camera = (_deploy(args, episodes=args.camera_episodes, perception="camera", base_latency_ms=50.0)
               if args.camera_episodes else None)
+    camera_alone = _deploy(args, episodes=args.camera_episodes, perception="camera") if args.camera_episodes else None
+    base_late = _deploy(args, episodes=args.episodes, perception="model", base_latency_ms=50.0)
     info = machine()
     record = {
         "command": f"python -m benchmarks.deploy_sim --run {args.run} --episodes {args.episodes} "
@@ -75,12 +79,16 @@ def main(args: Args) -> dict[str, Any]:
         "deploy_within_evaluate_ci95": within(deployed["success_rate"], tuple(reference["success_ci95"])),
         "deploy_command_latency_ms": latency,
         "deploy_camera_base_latency_50ms": camera,
+        "deploy_camera_no_base_latency": camera_alone,
+        "deploy_model_base_latency_50ms": base_late,
         "wall_s": time.perf_counter() - t0,
         "machine": machine_line(info), "machine_tag": machine_tag(), "machine_info": info,
     }
     print(f"evaluate {reference['success_rate']:.1%} {reference['success_ci95']}; deployed {deployed['success_rate']:.1%} "
           f"{deployed['success_ci95']}; latency " + ", ".join(f"{k} ms {v['success_rate']:.1%}" for k, v in latency.items())
-          + (f"; camera + 50 ms base latency {camera['success_rate']:.1%}" if camera else ""))
+          + (f"; camera + 50 ms base latency {camera['success_rate']:.1%}, camera alone "
+             f"{camera_alone['success_rate']:.1%}" if camera else "")
+          + f"; 50 ms base latency alone {base_late['success_rate']:.1%}")
     write_record(args.json, record)
     return record
 

@@ -24,6 +24,7 @@ def test_a_tiny_run_side_by_side(tmp_path) -> None:
     lo, hi = record["evaluate"]["success_ci95"]
     assert record["deploy_within_evaluate_ci95"] == (lo <= record["deploy_model_perception"]["success_rate"] <= hi)
     assert record["deploy_model_perception"]["tick_ms"]["ticks"] > 0 and record["machine"]
+    assert record["deploy_model_base_latency_50ms"]["episodes"] == 3 and record["deploy_camera_no_base_latency"] is None
 
 
 def test_a_run_without_export_is_one_line(tmp_path) -> None:

@@ -153,6 +153,7 @@ def collect(args: Args) -> dict:
     print(f"collecting {args.episodes} episodes ({args.keep}) from {source} into {args.out}; "
           f"{writer.episodes} already there", flush=True)
     started, wall_before = time.perf_counter(), state.wall_s
+    traj, looked, finished = None, 0, True
     with renderer, tqdm(total=args.episodes, initial=min(writer.episodes, args.episodes), unit="episode") as bar:
         while writer.episodes < args.episodes:
             if state.attempted >= limit:
@@ -160,8 +161,9 @@ def collect(args: Args) -> dict:
                                  "raise --max-attempts or use --keep all")
             keys, key = state.keys(state.batch)
             traj = jax.device_get(rollout(params, keys, key))
-            kept, finished = 0, True
+            kept, finished, looked = 0, True, 0
             for b in range(args.num_envs):
+                looked = b
                 episode = traj.episode(b)
                 if args.keep == "successes" and not episode["success"][-1] > 0.5:
                     continue
@@ -171,6 +173,7 @@ def collect(args: Args) -> dict:
                 if writer.episodes >= args.episodes:
                     finished = False  # the rest of this batch waits for a longer collection
                     break
+                looked = b + 1
                 states, actions, frames, flags = dataset_episode(episode, units, renderer)
                 writer.add_episode(states, actions, frames, args.task, {"next.success": flags})
                 state = dataclasses.replace(state, taken=kept, episodes=writer.episodes,
@@ -184,14 +187,18 @@ def collect(args: Args) -> dict:
                     succeeded=state.succeeded + int((traj.success[np.arange(n), traj.length - 1] > 0.5).sum()),
                     wall_s=wall_before + time.perf_counter() - started)
                 progress.save(args.out, state)
+    # The last batch's episodes looked at so far count too (the state keeps whole batches only, as
+    # a longer collection goes on with the rest of that batch).
+    tail = [] if traj is None or finished else traj.success[np.arange(looked), traj.length[:looked] - 1] > 0.5
+    attempted, succeeded = state.attempted + len(tail), state.succeeded + int(np.sum(tail))
     rate = 60.0 * writer.episodes / state.wall_s if state.wall_s > 0 else None
-    record = {**state.to_dict(), "episodes_per_min": rate, "frames": writer.frames,
-              "success_rate_rolled_out": state.succeeded / state.attempted if state.attempted else None,
+    record = {**state.to_dict(), "episodes_per_min": rate, "frames": writer.frames, "rolled_out": attempted,
+              "success_rate_rolled_out": succeeded / attempted if attempted else None,
               "machine": machine_line(machine())}
-    progress.save(args.out, state, {k: record[k] for k in ("episodes_per_min", "frames", "success_rate_rolled_out",
-                                                          "machine")})
-    print(f"{writer.episodes} episodes, {writer.frames} frames in {args.out}; rolled out {state.attempted} "
-          f"({state.succeeded} successes); {state.wall_s / 60:.1f} min, "
+    progress.save(args.out, state, {k: record[k] for k in ("episodes_per_min", "frames", "rolled_out",
+                                                          "success_rate_rolled_out", "machine")})
+    print(f"{writer.episodes} episodes, {writer.frames} frames in {args.out}; rolled out {attempted} "
+          f"({succeeded} successes); {state.wall_s / 60:.1f} min, "
           f"{rate or 0:.1f} episodes/min on {record['machine']}")
     return record
 
