@@ -42,3 +42,28 @@ def test_missing_pyzmq_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "zmq", None)  # makes `import zmq` raise ImportError
     with pytest.raises(ImportError, match=r"needs pyzmq.*pip install pyzmq=="):
         import_zmq()
+
+
+def test_the_ga_msgpack_numpy_form_reads_and_writes() -> None:
+    """The GA servers' arrays ({nd, type, kind, shape, data}, as msgpack-numpy writes them, keys as
+    bytes) read back exactly; the legacy .npy form still reads; object arrays are refused."""
+    import msgpack
+
+    arrays = {"a": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.array([[1, 2]], np.int64),
+              "c": np.array(True)}
+    for form in ("npy", "msgpack_numpy"):
+        back = unpack(pack({"data": arrays}, arrays=form), "test")["data"]
+        for k, v in arrays.items():
+            np.testing.assert_array_equal(back[k], v)
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+    # written by hand, as msgpack_numpy.encode does (str keys too, as other writers send them)
+    x = np.linspace(0, 1, 6, dtype=np.float64).reshape(2, 3)
+    for nd in ({b"nd": True, b"type": x.dtype.str, b"kind": b"", b"shape": (2, 3), b"data": x.tobytes()},
+               {"nd": True, "type": x.dtype.str, "kind": "", "shape": [2, 3], "data": x.tobytes()}):
+        np.testing.assert_array_equal(unpack(msgpack.packb({"x": nd}), "test")["x"], x)
+    with pytest.raises(ValueError, match="refusing a object array"):
+        unpack(msgpack.packb({b"nd": True, b"type": "|O", b"kind": b"", b"shape": [1], b"data": b"x"}), "t")
+    with pytest.raises(TypeError, match="msgpack-numpy form"):
+        pack({"x": np.array([object()])}, arrays="msgpack_numpy")
+    with pytest.raises(ValueError, match="arrays must be one of"):
+        pack({}, arrays="pickle")

@@ -1,7 +1,13 @@
 """The wire of Isaac-GR00T's ZMQ inference protocol (see bridge/groot/client.py for the protocol facts):
-msgpack messages with numpy arrays as .npy bytes (never pickle), ModalityConfig, addresses, errors.
+msgpack messages with numpy arrays (never pickle), ModalityConfig, addresses, errors.
 
     pack({"endpoint": "ping"}) -> bytes;  unpack(bytes, "the server at tcp://h:5555") -> object
+
+Arrays travel in one of two forms, and `unpack` reads both:
+- "npy" (N1.5 and the early N1.6 servers): {"__ndarray_class__": True, "as_npy": np.save bytes};
+- "msgpack_numpy" (the GA release): {"nd": True, "type": dtype.str, "kind": "", "shape": [...],
+  "data": raw bytes}, as msgpack-numpy writes it (object arrays refused).
+`pack(obj, arrays="msgpack_numpy")` writes the second.
 """
 
 import dataclasses
@@ -40,13 +46,25 @@ class ModalityConfig:
     modality_keys: tuple[str, ...]
 
 
-def _encode(obj: Any) -> Any:
+ARRAY_FORMS: tuple[str, ...] = ("npy", "msgpack_numpy")
+
+
+def _array(obj: np.ndarray, arrays: str) -> dict[str, Any]:
+    if arrays == "msgpack_numpy":
+        if obj.dtype.kind in "OV":
+            raise TypeError(f"cannot send a {obj.dtype} array in the msgpack-numpy form (plain dtypes only)")
+        return {b"nd": True, b"type": obj.dtype.str, b"kind": b"", b"shape": list(obj.shape),
+                b"data": np.ascontiguousarray(obj).tobytes()}
+    buf = io.BytesIO()
+    np.save(buf, obj, allow_pickle=False)
+    return {"__ndarray_class__": True, "as_npy": buf.getvalue()}
+
+
+def _encode(obj: Any, arrays: str = "npy") -> Any:
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray):
-        buf = io.BytesIO()
-        np.save(buf, obj, allow_pickle=False)
-        return {"__ndarray_class__": True, "as_npy": buf.getvalue()}
+        return _array(obj, arrays)
     if isinstance(obj, ModalityConfig):
         body = {"delta_indices": list(obj.delta_indices), "modality_keys": list(obj.modality_keys)}
         return {"__ModalityConfig_class__": True, "as_json": json.dumps(body)}
@@ -56,18 +74,27 @@ def _encode(obj: Any) -> Any:
                     "(numpy arrays, torch tensors, str, numbers, lists and dicts only)")
 
 
-def _decode(obj: dict[str, Any]) -> Any:
+def _decode(obj: dict[Any, Any]) -> Any:
     if "__ndarray_class__" in obj:
         return np.load(io.BytesIO(obj["as_npy"]), allow_pickle=False)
+    nd = obj.get(b"nd", obj.get("nd")) if len(obj) <= 5 else None
+    if nd is True:  # msgpack-numpy's form (its keys arrive as bytes, or as str from other writers)
+        get = lambda k: obj.get(k.encode(), obj.get(k))  # noqa: E731
+        dtype = np.dtype(get("type") if isinstance(get("type"), str) else get("type").decode())
+        if dtype.kind in "OV":
+            raise ValueError(f"refusing a {dtype} array from the wire (plain dtypes only, never pickle)")
+        return np.frombuffer(get("data"), dtype=dtype).reshape(get("shape")).copy()
     if "__ModalityConfig_class__" in obj:
         body = json.loads(obj["as_json"])
         return ModalityConfig(tuple(body["delta_indices"]), tuple(body["modality_keys"]))
     return obj
 
 
-def pack(obj: Any) -> bytes:
-    """One protocol message: msgpack, numpy arrays as .npy bytes (never pickle)."""
-    return msgpack.packb(obj, default=_encode)
+def pack(obj: Any, arrays: str = "npy") -> bytes:
+    """One protocol message: msgpack, numpy arrays in the `arrays` form (module docstring)."""
+    if arrays not in ARRAY_FORMS:
+        raise ValueError(f"arrays must be one of {ARRAY_FORMS}, got {arrays!r}")
+    return msgpack.packb(obj, default=lambda o: _encode(o, arrays))
 
 
 def unpack(data: bytes, sender: str) -> Any:
