@@ -199,6 +199,8 @@ def test_record_writes_the_deployed_episodes_as_a_dataset(export_dir, tmp_path) 
     try:
         first = cli.deploy(args, deploy_side)
     except UsageError as e:
+        if "could not start" not in str(e) and "OSMesa" not in str(e):
+            raise  # only a missing GL backend may skip this test
         pytest.skip(f"no rendering backend on this machine: {e}")
     cli.deploy(dataclasses.replace(args, seed=6), deploy_side)
     info = json.load(open(out / "meta" / "info.json"))
@@ -223,6 +225,8 @@ def test_tick_benchmark_rows(export_dir, tmp_path) -> None:
     try:
         record = deploy_ticks.main(deploy_ticks.Args(export=export_dir, episodes=1, json=str(tmp_path / "t.json")))
     except (render.RenderBackendError, UsageError) as e:
+        if not isinstance(e, render.RenderBackendError) and "could not start" not in str(e) and "OSMesa" not in str(e):
+            raise  # only a missing GL backend may skip this test
         pytest.skip(f"no rendering backend on this machine: {e}")
     rows = record["rows"]
     assert set(rows) == {"ik", "ik_camera", "groot_zmq"}

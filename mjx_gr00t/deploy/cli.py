@@ -23,6 +23,11 @@ from mjx_gr00t.export.format import read_meta, write_json_atomic
 from mjx_gr00t.machine import machine, machine_line
 
 
+GROOT_REPLY_TIMEOUT_S = 10.0
+"""How long a GR00T server's reply may take before the query fails (three failures in a row end the
+run); chunks older than --max-chunk-age-s are refused sooner, holding the arm."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Args:
     """Deploy an exported residual and its base on a robot (or the twin standing in for one)."""
@@ -135,8 +140,10 @@ def build(args: Args, torch_side: Any) -> tuple[Any, Any, Any, Any, Any]:
         residual = torch_side.load_residual(args.export)
         chunks = None
         if read_meta(args.export).get("base") == "groot":
+            # The socket may wait longer than a chunk may age: a late chunk is a stale-base fault
+            # (the arm holds) either way, and a cold server's first answer can take seconds.
             groot = torch_side.load_groot(args.export, args.groot_model, args.groot_server,
-                                          max(args.max_chunk_age_s, 1.0))
+                                          max(args.max_chunk_age_s, GROOT_REPLY_TIMEOUT_S))
             chunks = torch_side.groot_chunks(groot, np.asarray(scene.home_qpos), args.max_chunk_age_s)
         controller = DeployPolicy.for_export(residual, task, base_delay_ticks=delay, chunks=chunks)
     except ExportMismatch as e:
