@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from mjx_gr00t.datasets.spec import CHUNK, DatasetSpec, Episode, Place, episode_stats, frame_table, modality
+from mjx_gr00t.datasets.spec import (
+    CHUNK, DatasetSpec, Episode, Place, episode_stats, frame_table, modality, open_meta,
+)
 from mjx_gr00t.datasets.video import write_mp4
 from mjx_gr00t.export.format import read_json_lines, write_json_atomic
 
@@ -60,15 +62,7 @@ class V21Writer:
 
     def __init__(self, root: str, spec: DatasetSpec = DatasetSpec()) -> None:
         self.root, self.spec = root, spec
-        self.meta = os.path.join(root, "meta")
-        os.makedirs(self.meta, exist_ok=True)
-        info_path = os.path.join(self.meta, "info.json")
-        if os.path.exists(info_path):
-            with open(info_path) as f:
-                info = json.load(f)
-            if info.get("codebase_version") != "v2.1" or info.get("features") != spec.features():
-                raise ValueError(f"{root!r} holds another dataset (version {info.get('codebase_version')!r} or other "
-                                 f"features); write to a new directory")
+        self.meta = open_meta(root, "v2.1", spec.features())
         self._episodes = _read_jsonl(os.path.join(self.meta, "episodes.jsonl"))
         tasks = _read_jsonl(os.path.join(self.meta, "tasks.jsonl"))
         for name, rows in (("episodes.jsonl", self._episodes), ("tasks.jsonl", tasks)):

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mjx_gr00t.datasets.spec import (
-    CHUNK, QUANTILES, DatasetSpec, Episode, Place, episode_stats, frame_table, modality,
+    CHUNK, QUANTILES, DatasetSpec, Episode, Place, episode_stats, frame_table, modality, open_meta,
 )
 from mjx_gr00t.datasets.video import write_mp4
 from mjx_gr00t.export.format import write_json_atomic
@@ -82,15 +82,7 @@ class V30Writer:
 
     def __init__(self, root: str, spec: DatasetSpec = DatasetSpec()) -> None:
         self.root, self.spec = root, spec
-        self.meta = os.path.join(root, "meta")
-        os.makedirs(self.meta, exist_ok=True)
-        info_path = os.path.join(self.meta, "info.json")
-        if os.path.exists(info_path):
-            with open(info_path) as f:
-                info = json.load(f)
-            if info.get("codebase_version") != "v3.0" or info.get("features") != self.features():
-                raise ValueError(f"{root!r} holds another dataset (version {info.get('codebase_version')!r} or other "
-                                 f"features); write to a new directory")
+        self.meta = open_meta(root, "v3.0", self.features())
         episodes = os.path.join(root, EPISODES_PATH)
         self._rows = pq.read_table(episodes).to_pylist() if os.path.exists(episodes) else []
         tasks = os.path.join(root, TASKS_PATH)

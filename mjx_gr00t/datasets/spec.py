@@ -10,6 +10,8 @@ mix with it; motor_i is LeRobot's `<MOTORS[i-1]>.pos` (shoulder_pan.pos ... grip
 """
 
 import dataclasses
+import json
+import os
 from typing import Any
 
 import numpy as np
@@ -166,3 +168,18 @@ def frame_table(spec: DatasetSpec, ep: Episode, at: Place) -> pa.Table:
         "episode_index": pa.array(np.full(length, at.episode_index, np.int64)),
         "index": pa.array(at.index0 + frame_index), "task_index": pa.array(np.full(length, at.task_index, np.int64)),
     })
+
+
+def open_meta(root: str, version: str, features: dict[str, Any]) -> str:
+    """Creates root/meta and returns it; ValueError where root already holds a dataset of another
+    version or other features (a writer never mixes them)."""
+    meta = os.path.join(root, "meta")
+    os.makedirs(meta, exist_ok=True)
+    info_path = os.path.join(meta, "info.json")
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            info = json.load(f)
+        if info.get("codebase_version") != version or info.get("features") != features:
+            raise ValueError(f"{root!r} holds another dataset (version {info.get('codebase_version')!r} or other "
+                             f"features); write to a new directory")
+    return meta
