@@ -322,7 +322,7 @@ def main(args: Args) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bridge_latency_") as tmp:
         model = args.model
         if model is None:
-            from bridge.tiny import write_checkpoint
+            from bridge.tiny_checkpoint import write_checkpoint
 
             model = write_checkpoint(os.path.join(tmp, "tiny"), seed=args.seed)
         data["model"] = args.model or "bridge.tiny checkpoint (random weights), so100_dualcam"

@@ -102,13 +102,13 @@ def _row(**kw: Any) -> dict[str, Any]:
 def main(args: Args) -> dict[str, Any]:
     if not os.path.isdir(args.export):
         raise UsageError(f"--export {args.export!r} is not a directory")
-    from bridge import tiny
+    from bridge import tiny_checkpoint
 
     rows: dict[str, Any] = {}
     rows["ik"] = _row(export=args.export, episodes=args.episodes, perception="model", realtime=True)
     rows["ik_camera"] = _row(export=args.export, episodes=args.episodes, perception="camera", realtime=False)
     with tempfile.TemporaryDirectory() as tmp:
-        tiny_dir = tiny.write_checkpoint(os.path.join(tmp, "tiny"), seed=0)
+        tiny_dir = tiny_checkpoint.write_checkpoint(os.path.join(tmp, "tiny"), seed=0)
         export = groot_export(args.export, os.path.join(tmp, "groot_export"), tiny_dir)
         with tiny_server(tiny_dir) as address:
             rows["groot_zmq"] = _row(export=export, episodes=args.episodes, perception="model", realtime=False,

@@ -300,7 +300,7 @@ def bridge(sec: Section) -> None:
         d.update(status="skipped", reason="torch is not installed: pip install -e '.[bridge]'")
         return
     from bridge.groot.policy import GrootBase
-    from bridge.tiny import write_checkpoint
+    from bridge.tiny_checkpoint import write_checkpoint
     from mjx_gr00t.groot_settings import GrootSettings
 
     d["torch"] = {"version": torch.__version__, "cuda": torch.version.cuda,

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from bridge.groot.frames import to_groot_size
 from bridge.groot.layout import METADATA_FILE, resolve_layout
-from bridge.tiny import (
+from bridge.tiny_model import (
     EMBODIMENT_IDS, FORMAT_VERSION, PIXEL_STRIDE, WEIGHTS_FILE, TinyConfig, TinyGr00tModel, hash_tokens,
 )
 from mjx_gr00t.datasets.read import DatasetError, open_dataset
@@ -148,7 +148,7 @@ def train(samples: dict[str, Any], cfg: TinyConfig, steps: int, batch: int, lr: 
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     return model.eval(), losses
 

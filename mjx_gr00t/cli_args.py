@@ -48,10 +48,23 @@ def one_line(report: str) -> str:
     return re.sub(r"\s+", " ", " ".join(gist)).strip()
 
 
+def command_name(argv0: str | None = None) -> str:
+    """How the running command was typed: 'python -m train.collect' for a module of this project run with
+    -m (sys.argv[0] is then its file), else the script's base name."""
+    path = os.path.abspath(argv0 if argv0 is not None else (sys.argv[0] if sys.argv and sys.argv[0] else "command"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rel = os.path.relpath(path, root)
+    if path.endswith(".py") and not rel.startswith(".."):
+        return "python -m " + rel[:-3].replace(os.sep, ".")
+    return os.path.basename(path)
+
+
 def cli(kind: type[T], args: Sequence[str] | None = None, **kwargs: Any) -> T:
-    """`tyro.cli(kind, args=args, **kwargs)`; a usage error exits 2 with one line (module docstring)."""
+    """`tyro.cli(kind, args=args, **kwargs)`; a usage error exits 2 with one line (module docstring).
+    `prog` defaults to `command_name()`, so -h shows the command as it is typed."""
     import tyro
 
+    kwargs.setdefault("prog", command_name())
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
@@ -60,7 +73,7 @@ def cli(kind: type[T], args: Sequence[str] | None = None, **kwargs: Any) -> T:
         if e.code in (0, None):
             sys.stderr.write(captured.getvalue())
             raise
-        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "command"
+        prog = kwargs["prog"]
         print(f"{prog}: error: {one_line(captured.getvalue())} (-h lists every flag)", file=sys.stderr)
         raise SystemExit(2) from None
     sys.stderr.write(captured.getvalue())  # tyro's warnings, if any

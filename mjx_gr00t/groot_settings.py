@@ -26,12 +26,16 @@ _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 
 @dataclasses.dataclass(frozen=True)
 class GrootSettings:
-    """A GR00T N1.5 base: the checkpoint, its data layout, how it plans and where it runs (hashable)."""
+    """A GR00T base (N1.5, N1.6/N1.7): the checkpoint, its data layout, how it plans and where it runs (hashable)."""
 
     model: str | None = None
     """--base groot: the GR00T N1.5 checkpoint, a local directory or a Hugging Face id (a real one
     needs the optional `gr00t` package; a tiny one for tests: python -m bridge.tiny --out DIR).
     With --groot.server: optional, a local checkpoint directory read only for its metadata.json."""
+    version: Literal["auto", "n1.5", "n1.7"] = "auto"
+    """--base groot: GR00T's contract: n1.5 (flat keys, experiment_cfg/metadata.json) or n1.7 (N1.6/N1.7:
+    nested observation, (action, info), processor files, relative arm actions); auto reads it from
+    the checkpoint's files, a Hugging Face id's name, or (--groot.server without --groot.model) the server."""
     data_config: Literal["so100_dualcam", "so100"] = "so100_dualcam"
     """--base groot: GR00T data config (bridge.groot.layout.DATA_CONFIGS): cameras, state and action keys."""
     key_map: Literal["cam01_arm0"] | None = None

@@ -22,9 +22,9 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny GR00T-contract checkpoint (bridge.tiny, seed 0, so100_dualcam keys) for a test module."""
-    from bridge import tiny
+    from bridge import tiny_checkpoint
 
-    return tiny.write_checkpoint(str(tmp_path_factory.mktemp("tiny_groot")), seed=0)
+    return tiny_checkpoint.write_checkpoint(str(tmp_path_factory.mktemp("tiny_groot")), seed=0)
 
 
 @pytest.fixture

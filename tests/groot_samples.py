@@ -44,15 +44,15 @@ def to_sim(a: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def serve_tiny(model_dir: str, api_token: str) -> Iterator[tuple[subprocess.Popen, str]]:
+def serve_tiny(model_dir: str, api_token: str, extra: tuple[str, ...] = ()) -> Iterator[tuple[subprocess.Popen, str]]:
     """(process, address) of `python -m bridge.groot.server --model model_dir` on a free port, with
-    `api_token` and one torch thread; stopped on exit. Fails the test if it does not start."""
+    `api_token`, one torch thread and the `extra` flags; stopped on exit. Fails the test if it does not start."""
     import pytest
 
     env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge.groot.server", "--model", model_dir, "--port", "0",
-         "--api-token", api_token, "--torch-threads", "1"],
+         "--api-token", api_token, "--torch-threads", "1", *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str | None] = queue.Queue()
 

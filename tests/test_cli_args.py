@@ -44,3 +44,14 @@ def test_help_and_good_lines_pass_through(capsys):
     with pytest.raises(SystemExit) as e:
         cli(Args, ["-h"])
     assert e.value.code == 0 and "--episodes INT" in capsys.readouterr().out
+
+
+def test_the_command_is_named_as_it_is_typed():
+    import os
+
+    from mjx_gr00t.cli_args import command_name
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert command_name(os.path.join(root, "train", "collect.py")) == "python -m train.collect"
+    assert command_name(os.path.join(root, "benchmarks", "learned_base.py")) == "python -m benchmarks.learned_base"
+    assert command_name("/usr/bin/some-tool") == "some-tool"

@@ -69,9 +69,9 @@ def test_groot_record_errors(tmp_path: os.PathLike) -> None:
 @pytest.fixture(scope="module")
 def tiny_cam01(tmp_path_factory: pytest.TempPathFactory) -> str:
     pytest.importorskip("torch")
-    from bridge import tiny
+    from bridge import tiny_checkpoint
 
-    return tiny.write_checkpoint(str(tmp_path_factory.mktemp("tiny_groot")), key_map="cam01_arm0", seed=0)
+    return tiny_checkpoint.write_checkpoint(str(tmp_path_factory.mktemp("tiny_groot")), key_map="cam01_arm0", seed=0)
 
 
 def test_groot_settings_are_recorded_and_load_the_same_base(tiny_cam01: str, tmp_path: os.PathLike) -> None:
@@ -110,5 +110,5 @@ def test_groot_settings_are_recorded_and_load_the_same_base(tiny_cam01: str, tmp
     stats["new_embodiment"]["statistics"]["state"]["arm_0"]["max"][0] += 1.0
     with open(path, "w") as f:
         json.dump(stats, f)
-    with pytest.raises(ValueError, match="differs from the metadata.json the residual"):
+    with pytest.raises(ValueError, match="differ from those the residual"):
         GrootBase.from_export(ex.path, model=moved)

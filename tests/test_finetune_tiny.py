@@ -12,7 +12,8 @@ import torch
 
 from bridge import finetune_tiny
 from bridge.groot.frames import to_groot_size
-from bridge.tiny import TinyGr00tPolicy, write_checkpoint
+from bridge.tiny import TinyGr00tPolicy
+from bridge.tiny_checkpoint import write_checkpoint
 from mjx_gr00t.datasets.lerobot_v21 import V21Writer
 
 from dataset_samples import episode as sample  # noqa: E402

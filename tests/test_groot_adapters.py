@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from bridge import tiny
+from bridge import tiny, tiny_checkpoint
 from bridge.groot.layout import LANGUAGE_KEY, normalise_min_max
 from bridge.groot.policy import GrootBase
 from mjx_gr00t.groot_settings import GrootSettings
@@ -194,7 +194,7 @@ def fake_gr00t(monkeypatch: pytest.MonkeyPatch) -> type[FakeGr00tPolicy]:
 
 
 def _real_checkpoint(tmp_path: Path, key_map: str | None = None) -> str:
-    path = tiny.write_checkpoint(str(tmp_path / "gr00t"), key_map=key_map)
+    path = tiny_checkpoint.write_checkpoint(str(tmp_path / "gr00t"), key_map=key_map)
     Path(path, "config.json").write_text(json.dumps({"model_type": "gr00t_n1_5"}))
     os.remove(os.path.join(path, tiny.WEIGHTS_FILE))
     return path

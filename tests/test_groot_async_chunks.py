@@ -127,13 +127,14 @@ def test_tiny_groot_drives_the_stand_in(tiny_dir, tmp_path, one_torch_thread) ->
             seen.append((observation, command, target, parts))
             return target, parts
 
-    config = LoopConfig(episode_steps=12, realtime=True, hz=10.0, max_relative_target=None, watchdog_s=5.0)
+    steps = 30  # 3 s at 10 Hz: the first chunk (renderer and model warm-up) comes late on a loaded machine
+    config = LoopConfig(episode_steps=steps, realtime=True, hz=10.0, max_relative_target=None, watchdog_s=5.0)
     record = DeployLoop(robot, Recording(), robot.units, lambda obs: robot.paper_estimate(), config,
                         log_ticks=False).run_episode(robot.start_episode)
     robot.disconnect()
-    assert record.steps == 12 and record.faults["no_base_yet"] >= 1
+    assert record.steps == steps and record.faults["no_base_yet"] >= 1
     driven = [(o, c, p) for o, c, t, p in seen if t is not None]
-    assert len(driven) >= 6 and sum(record.faults.values()) == 12 - len(driven)
+    assert len(driven) >= 6 and sum(record.faults.values()) == steps - len(driven)
     # the first driven tick uses the first chunk, planned from the first observation
     first_obs = seen[0][0]
     joints = robot.units.to_rad(np.array([first_obs[k] for k in position_keys()]))

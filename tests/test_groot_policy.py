@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from bridge import tiny
+from bridge import tiny, tiny_checkpoint
 from bridge.groot.layout import KEY_MAPS, LANGUAGE_KEY
 from bridge.groot.policy import GrootBase
 from mjx_gr00t.groot_settings import GrootSettings
@@ -75,7 +75,7 @@ def test_deterministic_given_seed(base: GrootBase, tiny_dir: str, tmp_path: Path
     first = base.plan(front, wrist, q)
     assert torch.equal(first, base.plan(front, wrist, q))
     assert torch.equal(first, _load(tiny_dir, max_batch=2).plan(front, wrist, q))
-    other = _load(tiny.write_checkpoint(str(tmp_path), seed=1), max_batch=2)
+    other = _load(tiny_checkpoint.write_checkpoint(str(tmp_path), seed=1), max_batch=2)
     assert (other.plan(front, wrist, q) - first).abs().max() > 1e-3
 
 
@@ -127,7 +127,7 @@ def test_jax_inputs_give_a_jax_chunk(base: GrootBase) -> None:
 
 
 def test_key_map_for_fine_tune_keys(tmp_path: Path) -> None:
-    path = tiny.write_checkpoint(str(tmp_path), key_map="cam01_arm0")
+    path = tiny_checkpoint.write_checkpoint(str(tmp_path), key_map="cam01_arm0")
     with open(os.path.join(path, "experiment_cfg", "metadata.json")) as f:
         mods = json.load(f)["new_embodiment"]["modalities"]
     assert sorted(mods["video"]) == ["image_cam_0", "image_cam_1"] and mods["state"]["arm_0"]["shape"] == [6]

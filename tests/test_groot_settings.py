@@ -11,7 +11,7 @@ from bridge.groot.layout import DATA_CONFIGS, KEY_MAPS
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.groot_settings import MACHINE_FIELDS, GrootSettings, check_groot, flag, groot_problem
 
-FIELDS = ("model", "data_config", "key_map", "embodiment_tag", "n_action_steps", "max_batch", "task", "device",
+FIELDS = ("model", "version", "data_config", "key_map", "embodiment_tag", "n_action_steps", "max_batch", "task", "device",
           "torch_threads", "server", "timeout")
 
 

@@ -35,3 +35,20 @@ def test_defaults_are_the_readme_runs():
 def test_unknown_recipe_lists_the_known_ones():
     with pytest.raises(UsageError, match="fetch_pick_place/script/sac"):
         recipe_config("nope/zero/ppo")
+
+
+def test_the_twin_recipe_and_the_trainer_help_quote_the_recorded_run():
+    """The figures `-h` and `--recipe list` print are the ones in the results file they cite."""
+    import json
+    import os
+
+    from mjx_gr00t.envs.recipes import PAPER_SQUARE
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "benchmarks", "results", "residual_ppo_paper_square_twin_cpu2.json")) as f:
+        robot = json.load(f)["robot"]
+    base, residual = (f"{100 * robot[k]['success_rate']:.1f} %" for k in ("base", "residual"))
+    with open(os.path.join(root, "train", "residual_ppo.py")) as f:
+        helptext = f.read()
+    for text in (PAPER_SQUARE["ik/ppo"].result, helptext):
+        assert f"{base} -> {residual}" in text or (f"alone succeeds in {base}" in text and f"residual in {residual}" in text)

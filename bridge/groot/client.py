@@ -5,7 +5,9 @@
     chunk = base.plan(front, wrist, joint_pos_rad)   # (B, 16, 6) rad, equal to the in-process chunk
 
 For a GR00T in its own environment or on another machine; in-process DLPack stays the fast path.
-The server is bridge/groot/server.py, the wire format bridge/groot/wire.py.
+The server is bridge/groot/server.py, the wire format bridge/groot/wire.py. Both speak N1.5's
+protocol (below) and N1.6/N1.7's (bridge/groot/client_n17.py: nested observation, options,
+[action, info], reset); `server_version` picks one from --groot.version, the checkpoint or the server.
 
 Protocol: Isaac-GR00T N1.5's msgpack-era `gr00t/eval/service.py` + `gr00t/eval/robot.py`, checked by
 reading them and `scripts/inference_service.py` in NVIDIA/Isaac-GR00T (service.py at commit 0a015f63;
@@ -22,7 +24,7 @@ at 9ca97e11 it still used torch.save). Written from these facts, not copied:
   ping: {"status": "ok", ...}. kill: stops the server.
 The older torch.save format is refused (unpickling network data runs code), with an error saying so.
 Additions Isaac-GR00T peers ignore: a top-level "seed" in get_action requests (the noise seed),
-"seeded_noise": True in our ping reply, and a get_metadata endpoint (the served embodiment's
+"seeded_noise": True and "protocol" in our ping reply, and a get_metadata endpoint (the served embodiment's
 experiment_cfg/metadata.json). With an Isaac-GR00T server set `GrootSettings.model` to the checkpoint
 directory (read for its metadata.json); its noise is unseeded, so its chunks are not reproducible.
 """
@@ -38,10 +40,13 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before jax is imported)
 import numpy as np
 import torch
 
+from bridge.groot.client_n17 import RemoteGr00tPolicy, protocol_of
+from bridge.groot.contract_n17 import N17PolicyAdapter
 from bridge.groot.layout import (
-    METADATA_FILE, DataConfig, check_layout, embodiment_metadata, normalise_min_max, read_metadata, resolve_layout,
-    unnormalise_min_max,
+    METADATA_FILE, DataConfig, check_layout, check_modalities, checkpoint_version, embodiment_metadata,
+    normalise_min_max, read_metadata, resolve_layout, unnormalise_min_max,
 )
+from bridge.groot.processor_files import N17
 from bridge.groot.policy import GrootBase
 from bridge.groot.wire import (
     DEFAULT_TIMEOUT_S, SERVE_HINT, GrootServerError, ModalityConfig, import_zmq, minmax_stats, pack, parse_address,
@@ -179,24 +184,6 @@ class ZmqAdapter:
                 for k, _ in self.layout.action if k in reply}  # GrootBase names missing keys and bad shapes
 
 
-def check_modalities(layout: DataConfig, modalities: Any, where: str) -> None:
-    """ValueError unless the server's get_modality_config has the keys of `layout` (checkpoint keys)."""
-    want = {"video": [k for k, _ in layout.video], "state": [k for k, _ in layout.state],
-            "action": [k for k, _ in layout.action], "language": [layout.language_key]}
-    problems = []
-    for modality, keys in want.items():
-        cfg = modalities.get(modality) if isinstance(modalities, dict) else None
-        if not isinstance(cfg, ModalityConfig):
-            problems.append(f"no {modality!r} modality config")
-        elif sorted(cfg.modality_keys) != sorted(keys):
-            problems.append(f"{modality} keys {list(cfg.modality_keys)} where this side sends {keys}")
-        elif modality == "action" and len(cfg.delta_indices) != layout.action_horizon:
-            problems.append(f"an action horizon of {len(cfg.delta_indices)}, not {layout.action_horizon}")
-    if problems:
-        raise ValueError(f"the GR00T server at {where} does not match data config {layout.name!r} (after the key "
-                         "map): " + "; ".join(problems) + ". Serve the same data config and key map on both sides.")
-
-
 def _metadata(client: ZmqClient, metadata: str | None, tag: str) -> tuple[dict[str, Any], str]:
     """(metadata.json content, where from): the checkpoint directory `metadata`, else the server's get_metadata."""
     if metadata is not None:
@@ -216,6 +203,30 @@ def _metadata(client: ZmqClient, metadata: str | None, tag: str) -> tuple[dict[s
     return reply["metadata"], f"the server at {client.address}"
 
 
+def server_version(settings: GrootSettings, client: ZmqClient) -> str:
+    """The contract to speak: --groot.version, else a local --groot.model's files, else the server's
+    (`bridge.groot.client_n17.protocol_of`); a local checkpoint and a server that disagree are a ValueError."""
+    local = settings.model is not None and os.path.isdir(settings.model)
+    found = checkpoint_version(settings.model) if local else None
+    version = settings.version if settings.version != "auto" else found or protocol_of(client)
+    if found is not None and found != version:
+        raise ValueError(f"--groot.version {version} but {settings.model!r} is a GR00T {found} checkpoint")
+    return version
+
+
+def _n17_base(settings: GrootSettings, layout: DataConfig, client: ZmqClient) -> GrootBase:
+    """A GrootBase over an N1.6/N1.7 server: the server normalises, so statistics are only checked
+    (when --groot.model names the checkpoint) and the keys come from its get_modality_config."""
+    policy = RemoteGr00tPolicy(client)
+    check_modalities(layout, policy.get_modality_config(), client.address, groups=True)
+    emb: dict[str, Any] = {}
+    if settings.model is not None and os.path.isdir(settings.model):
+        where = f"the metadata of {settings.model!r}"
+        emb = embodiment_metadata(read_metadata(settings.model), settings.embodiment_tag, where)
+        check_layout(layout, emb, where)
+    return GrootBase(N17PolicyAdapter(policy, layout, settings.device), layout, emb, settings)
+
+
 def groot_base_from_server(settings: GrootSettings, api_token: str | None = None) -> GrootBase:
     """A GrootBase whose model runs behind the server at `settings.server` ('tcp://HOST:PORT').
 
@@ -231,6 +242,9 @@ def groot_base_from_server(settings: GrootSettings, api_token: str | None = None
     layout = resolve_layout(settings.data_config, settings.key_map)
     client = ZmqClient(settings.server, settings.timeout, api_token)
     try:
+        version = server_version(settings, client)
+        if version == N17:
+            return _n17_base(settings, layout, client)
         meta, where = _metadata(client, settings.model, settings.embodiment_tag)
         emb = embodiment_metadata(meta, settings.embodiment_tag, where)
         check_layout(layout, emb, where)

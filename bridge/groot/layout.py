@@ -6,7 +6,9 @@ layout, without torch or the model.
     check_layout(layout, emb)                               # ValueError naming every mismatch
     lo, hi = min_max(emb, layout.state, "state")            # (D,) float64 each, LeRobot units
 
-`checkpoint_kind(path)` tells a tiny checkpoint from a real GR00T one by its config.json.
+`checkpoint_kind(path)` tells a tiny checkpoint from a real GR00T one by its config.json;
+`checkpoint_version(path)` tells N1.5's layout (experiment_cfg/metadata.json) from N1.6/N1.7's
+(processor files, read by `bridge.groot.processor_files` into the same record).
 `normalise_min_max` / `unnormalise_min_max` are Isaac-GR00T's min-max mode on torch tensors (torch
 is imported when they run, so this module loads without it).
 """
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bridge.groot.processor_files import N15, N17, processor_files, processor_sha256, read_processor_metadata
 from mjx_gr00t.groot_settings import CHUNK_STEPS
 
 if TYPE_CHECKING:
@@ -122,14 +125,25 @@ def resolve_layout(data_config: str, key_map: Mapping[str, str] | str | None = N
 # Checkpoint metadata (Isaac-GR00T's experiment_cfg/metadata.json)
 
 
+def checkpoint_version(model_dir: str) -> str:
+    """'n1.7' for a checkpoint with N1.6/N1.7 processor files, 'n1.5' for experiment_cfg/metadata.json;
+    FileNotFoundError naming both layouts otherwise."""
+    if processor_files(model_dir) is not None:
+        return N17
+    if os.path.isfile(os.path.join(model_dir, METADATA_FILE)):
+        return N15
+    raise FileNotFoundError(
+        f"{model_dir!r} holds neither {METADATA_FILE} (GR00T N1.5) nor processor_config.json + statistics.json + "
+        "embodiment_id.json (N1.6/N1.7): a GR00T checkpoint needs its normalisation statistics (a tiny one: "
+        "`python -m bridge.tiny --out DIR [--contract n1.7]`)")
+
+
 def read_metadata(model_dir: str) -> dict[str, Any]:
-    """The parsed experiment_cfg/metadata.json: embodiment tag -> {statistics, modalities, embodiment_tag}."""
+    """Embodiment tag -> {statistics, modalities, embodiment_tag[, normalisation]}: N1.5's
+    experiment_cfg/metadata.json as it is, or an N1.6/N1.7 checkpoint's processor files in that form."""
+    if checkpoint_version(model_dir) == N17:
+        return read_processor_metadata(model_dir)
     path = os.path.join(model_dir, METADATA_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path!r} is missing: a GR00T checkpoint directory must hold {METADATA_FILE} with the "
-            "per-embodiment normalisation statistics (a tiny one: `python -m bridge.tiny --out DIR`)"
-        )
     try:
         with open(path) as f:
             meta = json.load(f)
@@ -141,7 +155,10 @@ def read_metadata(model_dir: str) -> dict[str, Any]:
 
 
 def metadata_sha256(model_dir: str) -> str | None:
-    """SHA-256 of model_dir's experiment_cfg/metadata.json, None when there is no such file."""
+    """SHA-256 of what fixes a checkpoint's normalisation (N1.5: experiment_cfg/metadata.json; N1.6/N1.7:
+    processor_config.json + statistics.json), None when there is neither."""
+    if processor_files(model_dir) is not None:
+        return processor_sha256(model_dir)
     path = os.path.join(model_dir, METADATA_FILE)
     if not os.path.isfile(path):
         return None
@@ -173,6 +190,11 @@ def check_layout(layout: DataConfig, emb: Mapping[str, Any], where: str = "the c
             elif list(have[modality][sub].get("shape", [])) != [size]:
                 problems.append(f"{key} has shape {have[modality][sub].get('shape')} in the metadata, "
                                 f"the data config wants [{size}]")
+    norm = emb.get("normalisation") or {}
+    if norm.get("language_key") not in (None, layout.language_key):
+        problems.append(f"language key {norm['language_key']!r} where this side sends {layout.language_key!r}")
+    if norm.get("action_horizon") not in (None, layout.action_horizon):
+        problems.append(f"an action horizon of {norm['action_horizon']}, not {layout.action_horizon}")
     if problems:
         raise ValueError(
             f"data config {layout.name!r} (after the key map) does not match {where}: " + "; ".join(problems)
@@ -180,14 +202,49 @@ def check_layout(layout: DataConfig, emb: Mapping[str, Any], where: str = "the c
         )
 
 
+def check_modalities(layout: DataConfig, modalities: Any, where: str, groups: bool = False) -> None:
+    """ValueError unless a policy's get_modality_config ({modality: ModalityConfig}) names the keys of
+    `layout` (checkpoint keys; `groups`: without the modality prefix, as N1.6/N1.7 name them) and its
+    action horizon."""
+    name = (lambda k: k.split(".", 1)[1]) if groups else (lambda k: k)  # noqa: E731
+    want = {"video": [name(k) for k, _ in layout.video], "state": [name(k) for k, _ in layout.state],
+            "action": [name(k) for k, _ in layout.action], "language": [layout.language_key]}
+    problems = []
+    for modality, keys in want.items():
+        cfg = modalities.get(modality) if isinstance(modalities, Mapping) else None
+        have = getattr(cfg, "modality_keys", None)
+        if have is None:
+            problems.append(f"no {modality!r} modality config")
+        elif sorted(have) != sorted(keys):
+            problems.append(f"{modality} keys {list(have)} where this side sends {keys}")
+        elif modality == "action" and len(cfg.delta_indices) != layout.action_horizon:
+            problems.append(f"an action horizon of {len(cfg.delta_indices)}, not {layout.action_horizon}")
+    if problems:
+        raise ValueError(f"the GR00T policy at {where} does not match data config {layout.name!r} (after the key "
+                         "map): " + "; ".join(problems) + ". Serve the same data config and key map on both sides.")
+
+
 def min_max(
     emb: Mapping[str, Any], keys: Sequence[tuple[str, int]], modality: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max), each the concatenation over `keys` of the metadata's statistics, float64."""
-    stats = emb["statistics"][modality]
-    lo = np.concatenate([np.asarray(stats[k.split(".", 1)[1]]["min"], np.float64) for k, _ in keys])
-    hi = np.concatenate([np.asarray(stats[k.split(".", 1)[1]]["max"], np.float64) for k, _ in keys])
-    return lo, hi
+    """(lo, hi), each the concatenation over `keys` of the metadata's statistics, float64: (D,), or
+    (T, D) when a relative action group has per-step statistics. N1.6/N1.7 records (their
+    `normalisation`) take q01/q99 when `percentiles`, and a relative action group's relative_action
+    statistics."""
+    norm = emb.get("normalisation") or {}
+    lo_name, hi_name = ("q01", "q99") if norm.get("percentiles") else ("min", "max")
+    relative = norm.get("relative", {}) if modality == "action" else {}
+    los, his = [], []
+    for key, _ in keys:
+        sub = key.split(".", 1)[1]
+        stats = emb["statistics"]["relative_action" if sub in relative else modality][sub]
+        los.append(np.asarray(stats[lo_name], np.float64))
+        his.append(np.asarray(stats[hi_name], np.float64))
+    steps = max((a.shape[0] for a in los if a.ndim == 2), default=None)
+    if steps is not None:
+        los = [np.broadcast_to(a, (steps, a.shape[-1])) for a in los]
+        his = [np.broadcast_to(a, (steps, a.shape[-1])) for a in his]
+    return np.concatenate(los, axis=-1), np.concatenate(his, axis=-1)
 
 
 def normalise_min_max(x: "torch.Tensor", lo: "torch.Tensor", hi: "torch.Tensor") -> "torch.Tensor":
@@ -218,6 +275,7 @@ def checkpoint_kind(model_path: str) -> tuple[str, bool]:
         model_type = json.load(f).get("model_type")
     if model_type == TINY_MODEL_TYPE:
         return "tiny", True
-    if model_type in GR00T_MODEL_TYPES:
+    if model_type in GR00T_MODEL_TYPES or processor_files(model_path) is not None:
         return "gr00t", True
-    raise ValueError(f"{path!r} has model_type {model_type!r}; known: {KNOWN_MODEL_TYPES}")
+    raise ValueError(f"{path!r} has model_type {model_type!r} and no N1.6/N1.7 processor files; known: "
+                     f"{KNOWN_MODEL_TYPES}")

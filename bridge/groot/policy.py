@@ -25,6 +25,7 @@ and `state.gripper` (1) -> `state.arm_0` (6)).
 """
 
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,11 +38,14 @@ import torch
 
 from bridge.dlpack import jax_to_torch, torch_to_jax
 from bridge.groot.adapters import IsaacGr00tAdapter, PolicyAdapter, TinyAdapter
+from bridge.groot.contract_n17 import N17PolicyAdapter, load_isaac_n17
 from bridge.groot.layout import (
     DEFAULT_DENOISING_STEPS, METADATA_FILE, SO101_JOINT_RANGES, DataConfig, check_layout, checkpoint_kind,
-    embodiment_metadata, metadata_sha256, min_max, normalise_min_max, read_metadata, resolve_layout,
-    unnormalise_min_max,
+    check_modalities, checkpoint_version, embodiment_metadata, metadata_sha256, read_metadata, resolve_layout,
 )
+from bridge.groot.normaliser import Normaliser
+from bridge.groot.processor_files import N15, N17
+from bridge.tiny_n17 import TinyGr00tPolicyN17
 from mjx_gr00t.export.groot import read_groot_export
 from mjx_gr00t.export.units import lerobot_scale_offset
 from mjx_gr00t.groot_settings import GrootSettings, groot_problem
@@ -62,6 +66,24 @@ def check_settings(settings: GrootSettings, layout: DataConfig, joint_ranges: Jo
         raise ValueError(f"joint_ranges must be {joints} pairs (lo < hi), got {joint_ranges}")
 
 
+def resolve_version(flag: str, model_path: str, local: bool) -> str:
+    """The GR00T contract of `model_path`: a local checkpoint's files decide (a contrary flag is a
+    ValueError); a Hugging Face id takes the flag, else its name (N1.5 / N1.6 / N1.7)."""
+    if local:
+        found = checkpoint_version(model_path)
+        if flag not in ("auto", found):
+            raise ValueError(f"--groot.version {flag} but {model_path!r} is a GR00T {found} checkpoint (its files say "
+                             "so); drop the flag or pass the matching checkpoint")
+        return found
+    if flag != "auto":
+        return flag
+    name = re.search(r"n1[._-]?([567])", model_path.lower())
+    if name is None:
+        raise ValueError(f"cannot tell the GR00T version of {model_path!r} from its name: pass --groot.version n1.5 "
+                         "or n1.7")
+    return N15 if name.group(1) == "5" else N17
+
+
 class GrootBase:
     """A GR00T-style checkpoint as a batched base policy in sim units (see the module docstring).
 
@@ -78,10 +100,8 @@ class GrootBase:
         self.joint_ranges = tuple((float(lo), float(hi)) for lo, hi in joint_ranges)
         self.device = torch.device(settings.device)
         dev = dict(device=self.device, dtype=torch.float32)
-        state_lo, state_hi = min_max(emb_meta, layout.state, "state")
-        act_lo, act_hi = min_max(emb_meta, layout.action, "action")
-        self._state_lo, self._state_hi = torch.as_tensor(state_lo, **dev), torch.as_tensor(state_hi, **dev)
-        self._act_lo, self._act_hi = torch.as_tensor(act_lo, **dev), torch.as_tensor(act_hi, **dev)
+        self.raw_units = bool(getattr(adapter, "raw_units", False))
+        self.normaliser = None if self.raw_units else Normaliser(emb_meta, layout, self.device)
         scale, offset = lerobot_scale_offset(self.joint_ranges, gripper_index=-1)
         self._scale, self._offset = torch.as_tensor(scale, **dev), torch.as_tensor(offset, **dev)
         self._last_good: torch.Tensor | None = None
@@ -92,8 +112,8 @@ class GrootBase:
     def from_pretrained(cls, settings: GrootSettings, key_map: Mapping[str, str] | None = None,
                         denoising_steps: int = DEFAULT_DENOISING_STEPS,
                         joint_ranges: JointRanges = SO101_JOINT_RANGES) -> "GrootBase":
-        """Loads `settings.model`: a real GR00T N1.5 (local dir or HF id; needs `gr00t`) or a bridge.tiny
-        checkpoint, on `settings.device`.
+        """Loads `settings.model`: a real GR00T N1.5 or N1.6/N1.7 (local dir or HF id; needs `gr00t`) or a
+        bridge.tiny checkpoint of either contract, on `settings.device` (`resolve_version` picks the contract).
 
         key_map: a data-config key -> checkpoint key map that replaces settings.key_map (for maps
         not among KEY_MAPS, e.g. one an export recorded). denoising_steps: flow-matching Euler steps.
@@ -109,13 +129,22 @@ class GrootBase:
         kind, local = checkpoint_kind(model_path)
         tag, device = settings.embodiment_tag, settings.device
         if local:  # check before the (possibly multi-GB) weights load
-            emb = embodiment_metadata(read_metadata(model_path), tag, os.path.join(model_path, METADATA_FILE))
+            emb = embodiment_metadata(read_metadata(model_path), tag, f"the metadata of {model_path!r}")
             check_layout(layout, emb, repr(model_path))
-        if kind == "tiny":
-            adapter: Any = TinyAdapter.load(model_path, tag, denoising_steps, device)
+        version = resolve_version(settings.version, model_path, local)
+        if kind == "tiny" and version == N17:
+            adapter: Any = N17PolicyAdapter(TinyGr00tPolicyN17.from_pretrained(model_path, tag, denoising_steps, device),
+                                            layout, device, model_dir=model_path)
+        elif kind == "tiny":
+            adapter = TinyAdapter.load(model_path, tag, denoising_steps, device)
+        elif version == N17:
+            adapter = load_isaac_n17(model_path, layout, tag, device)
         else:
             adapter = IsaacGr00tAdapter.load(model_path, settings.data_config, layout, tag, denoising_steps, device)
-        if not local:
+        if not local and version == N17:  # the policy normalises itself; its modality config must match
+            emb = {}
+            check_modalities(layout, adapter.policy.get_modality_config(), repr(model_path), groups=True)
+        elif not local:
             emb = embodiment_metadata(read_metadata(adapter.model_dir), tag, adapter.model_dir)
             check_layout(layout, emb, repr(model_path))
         return cls(adapter, layout, emb, settings, joint_ranges)
@@ -135,8 +164,8 @@ class GrootBase:
         sha = metadata_sha256(path) if os.path.isdir(path) else None
         if rec.metadata_sha256 and sha and sha != rec.metadata_sha256:
             raise ValueError(
-                f"{os.path.join(path, METADATA_FILE)!r} differs from the metadata.json the residual in "
-                f"{export_dir!r} was trained with (SHA-256 {sha[:12]}... vs {rec.metadata_sha256[:12]}...): "
+                f"the normalisation statistics of {path!r} ({METADATA_FILE}, or N1.6/N1.7's processor_config.json + "
+                f"statistics.json) differ from those the residual in {export_dir!r} was trained with (SHA-256 {sha[:12]}... vs {rec.metadata_sha256[:12]}...): "
                 "another checkpoint or other normalisation statistics; pass the training checkpoint")
         settings = GrootSettings(
             model=path, data_config=rec.data_config, key_map=rec.key_map_name,
@@ -248,7 +277,8 @@ class GrootBase:
         self._sync()
         t1 = time.perf_counter()
         with torch.inference_mode():
-            state = normalise_min_max((q - self._offset) * self._scale, self._state_lo, self._state_hi)
+            state_raw = (q - self._offset) * self._scale
+            state = state_raw if self.normaliser is None else self.normaliser.state(state_raw)
             parts = []
             for s in range(0, n, self.settings.max_batch):
                 e = min(n, s + self.settings.max_batch)
@@ -261,7 +291,9 @@ class GrootBase:
                 out = self.adapter.get_action(batch) if seed is None else self.adapter.get_action(
                     batch, seed=(int(seed) + s) % 2**63)
                 parts.append(self._join(out, e - s))
-            action = unnormalise_min_max(torch.cat(parts), self._act_lo, self._act_hi)
+            action = torch.cat(parts)
+            if self.normaliser is not None:
+                action = self.normaliser.action_to_raw(action, state_raw)
             chunk = self._repair(action / self._scale + self._offset, q, fallback)
         self._sync()
         t2 = time.perf_counter()

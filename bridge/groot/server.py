@@ -1,10 +1,13 @@
-"""Serves a GR00T checkpoint (bridge.tiny or a real GR00T N1.5) over Isaac-GR00T's ZMQ protocol.
+"""Serves a GR00T checkpoint (bridge.tiny, a real GR00T N1.5 or N1.6/N1.7) over Isaac-GR00T's ZMQ protocol.
 
     python -m bridge.groot.server --model DIR [--port 5555] [--host 127.0.0.1] [--api-token T]   # -h: every flag
     server = PolicyServer(GrootBase.from_pretrained(GrootSettings(model=DIR)), port=0); server.serve_forever()
 
-Endpoints get_action, get_modality_config, ping, kill, and get_metadata (ours); the protocol
-facts are in bridge/groot/client.py, the wire format in bridge/groot/wire.py.
+The protocol is the checkpoint's: N1.5's (get_action on flat keys -> action dict,
+get_modality_config, ping, kill, and get_metadata, ours; facts in bridge/groot/client.py) or
+N1.6/N1.7's (get_action {observation, options} -> [action, info], reset, get_modality_config,
+ping, kill; bridge/groot/client_n17.py). Arrays go out in the `arrays` form (bridge/groot/wire.py:
+npy, or the GA release's msgpack_numpy); requests in either form are read.
 """
 
 import argparse
@@ -19,10 +22,24 @@ import torch
 
 from bridge.groot.layout import DATA_CONFIGS, DEFAULT_DENOISING_STEPS, KEY_MAPS, normalise_min_max, unnormalise_min_max
 from bridge.groot.policy import GrootBase
-from bridge.groot.wire import DEFAULT_PORT, UNAUTHORIZED, ModalityConfig, import_zmq, minmax_stats, pack, unpack
+from bridge.groot.contract_n17 import N17PolicyAdapter
+from bridge.groot.processor_files import N15, N17, VERSIONS
+from bridge.groot.wire import (
+    ARRAY_FORMS, DEFAULT_PORT, UNAUTHORIZED, ModalityConfig, import_zmq, minmax_stats, pack, unpack,
+)
 from mjx_gr00t.groot_settings import GrootSettings
 
 _DEFAULTS = GrootSettings()
+
+def _data(request: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The keyword arguments an N1.7 handler is called with: request["data"], only `names`, each defaulting
+    to None (TypeError naming an unknown one, as Python's call would)."""
+    data = request.get("data") or {}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise TypeError(f"unexpected arguments {unknown}; this endpoint takes {list(names)}")
+    return {n: data.get(n) for n in names}
+
 
 class PolicyServer:
     """Serves a GrootBase's checkpoint (loaded as `GrootBase.from_pretrained` does) over the protocol.
@@ -31,9 +48,12 @@ class PolicyServer:
     """
 
     def __init__(self, base: GrootBase, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 api_token: str | None = None) -> None:
+                 api_token: str | None = None, arrays: str = "npy") -> None:
+        if arrays not in ARRAY_FORMS:
+            raise ValueError(f"arrays must be one of {ARRAY_FORMS}, got {arrays!r}")
         zmq = import_zmq()
-        self.base, self.layout, self.api_token, self.running = base, base.layout, api_token, True
+        self.base, self.layout, self.api_token, self.running, self.arrays = base, base.layout, api_token, True, arrays
+        self.protocol = N17 if isinstance(base.adapter, N17PolicyAdapter) else N15
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.REP)
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -44,15 +64,22 @@ class PolicyServer:
             raise OSError(f"cannot listen on tcp://{host}:{port}: {e}. Is another server using that port? "
                           "Pick another --port (0: any free one) or --host") from e
         self.address: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        ping = {"status": "ok", "message": "Server is running", "seeded_noise": True, "protocol": self.protocol}
+        self.endpoints: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "ping": lambda _: ping, "kill": self._kill}
+        if self.protocol == N17:
+            policy = base.adapter.policy
+            self.endpoints.update({
+                "get_action": lambda r: list(policy.get_action(**_data(r, "observation", "options"))),
+                "reset": lambda r: policy.reset(**_data(r, "options")),
+                "get_modality_config": lambda _: policy.get_modality_config()})
+            return
         self._state = minmax_stats(base.emb_meta, self.layout.state, "state", base.device)
         self._action = minmax_stats(base.emb_meta, self.layout.action, "action", base.device)
-        self.endpoints: dict[str, Callable[[dict[str, Any]], Any]] = {
+        self.endpoints.update({
             "get_action": self._get_action, "get_modality_config": lambda _: self._modality_config(),
-            "ping": lambda _: {"status": "ok", "message": "Server is running", "seeded_noise": True},
-            "kill": self._kill, "get_metadata": lambda _: {
-                "embodiment_tag": base.settings.embodiment_tag,
-                "metadata": {base.settings.embodiment_tag: base.emb_meta}},
-        }
+            "get_metadata": lambda _: {"embodiment_tag": base.settings.embodiment_tag,
+                                       "metadata": {base.settings.embodiment_tag: base.emb_meta}}})
 
     def _kill(self, _: dict[str, Any]) -> dict[str, str]:
         self.running = False
@@ -118,9 +145,9 @@ class PolicyServer:
                     continue
                 message = self._socket.recv()
                 try:
-                    reply = pack(self.handle(unpack(message, "the client")))
+                    reply = pack(self.handle(unpack(message, "the client")), self.arrays)
                 except (ValueError, TypeError) as e:
-                    reply = pack({"error": str(e)})
+                    reply = pack({"error": str(e)}, self.arrays)
                 self._socket.send(reply)
         finally:
             self.close()
@@ -134,11 +161,13 @@ def parser() -> argparse.ArgumentParser:
     """The CLI of `python -m bridge.groot.server`."""
     p = argparse.ArgumentParser(
         prog="python -m bridge.groot.server", description="Serve a GR00T checkpoint with Isaac-GR00T's ZMQ protocol "
-        "(get_action, get_modality_config, ping, kill, get_metadata), for trainers with --groot.server "
+        "(N1.5: get_action, get_modality_config, ping, kill, get_metadata; N1.6/N1.7: get_action, reset, "
+        "get_modality_config, ping, kill), for trainers with --groot.server "
         "tcp://HOST:PORT or any Isaac-GR00T client; prints 'GR00T ZMQ server listening on tcp://HOST:PORT' once "
         "ready. Stop it with kill, Ctrl-C or SIGTERM.")
     p.add_argument("--model", required=True, help="checkpoint: a bridge.tiny directory (python -m bridge.tiny "
-                   "--out DIR), or a GR00T N1.5 directory or Hugging Face id (needs the gr00t package)")
+                   "--out DIR [--contract n1.7]), or a GR00T N1.5 / N1.6 / N1.7 directory or Hugging Face id (needs "
+                   "the gr00t package)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on: 127.0.0.1 (this machine only, "
                    "the default), or '*' / 0.0.0.0 for other machines (Isaac-GR00T's server binds '*')")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}, "
@@ -158,6 +187,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, default=_DEFAULTS.max_batch, help="largest sub-batch given to the "
                    f"model at once (memory; default {_DEFAULTS.max_batch})")
     p.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--version", default="auto", choices=("auto", *VERSIONS), help="GR00T contract to serve: auto "
+                   "(the checkpoint's: N1.5's experiment_cfg/metadata.json, or N1.6/N1.7's processor files), or "
+                   "name it to have a mismatch refused (default auto)")
+    p.add_argument("--arrays", default="npy", choices=ARRAY_FORMS, help="array encoding of replies: npy (N1.5 and "
+                   "early N1.6 clients) or msgpack_numpy (the GA N1.7 release's); requests in either are read "
+                   "(default npy)")
     return p
 
 
@@ -168,13 +203,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = GrootSettings(model=args.model, data_config=args.data_config, key_map=args.key_map,
                                  embodiment_tag=args.embodiment_tag, max_batch=args.max_batch, device=args.device,
-                                 torch_threads=args.torch_threads)
+                                 torch_threads=args.torch_threads, version=args.version)
         if args.torch_threads < 0:
             raise ValueError(f"--torch-threads must be >= 0, got {args.torch_threads}")
         if args.torch_threads:
             torch.set_num_threads(args.torch_threads)
         base = GrootBase.from_pretrained(settings, denoising_steps=args.denoising_steps)
-        server = PolicyServer(base, args.host, args.port, args.api_token)
+        server = PolicyServer(base, args.host, args.port, args.api_token, args.arrays)
     except (FileNotFoundError, ValueError, ImportError, OSError) as e:
         cli.exit(2, f"{cli.prog}: error: {e}\n")
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "running", False))

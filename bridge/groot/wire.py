@@ -7,7 +7,10 @@ Arrays travel in one of two forms, and `unpack` reads both:
 - "npy" (N1.5 and the early N1.6 servers): {"__ndarray_class__": True, "as_npy": np.save bytes};
 - "msgpack_numpy" (the GA release): {"nd": True, "type": dtype.str, "kind": "", "shape": [...],
   "data": raw bytes}, as msgpack-numpy writes it (object arrays refused).
-`pack(obj, arrays="msgpack_numpy")` writes the second.
+`pack(obj, arrays="msgpack_numpy")` writes the second. A ModalityConfig travels as
+{"__ModalityConfig_class__": True, "as_json": ...} (N1.5, early N1.6) or under the GA release's marker
+"__ModalityConfig__" (with msgpack_numpy; its body's exact layout is not in our reference, so either
+an "as_json" string or the fields inline are read).
 """
 
 import dataclasses
@@ -67,7 +70,8 @@ def _encode(obj: Any, arrays: str = "npy") -> Any:
         return _array(obj, arrays)
     if isinstance(obj, ModalityConfig):
         body = {"delta_indices": list(obj.delta_indices), "modality_keys": list(obj.modality_keys)}
-        return {"__ModalityConfig_class__": True, "as_json": json.dumps(body)}
+        marker = "__ModalityConfig__" if arrays == "msgpack_numpy" else "__ModalityConfig_class__"
+        return {marker: True, "as_json": json.dumps(body)}
     if isinstance(obj, np.generic):
         return obj.item()
     raise TypeError(f"cannot send {type(obj).__name__} over the GR00T ZMQ protocol "
@@ -84,8 +88,8 @@ def _decode(obj: dict[Any, Any]) -> Any:
         if dtype.kind in "OV":
             raise ValueError(f"refusing a {dtype} array from the wire (plain dtypes only, never pickle)")
         return np.frombuffer(get("data"), dtype=dtype).reshape(get("shape")).copy()
-    if "__ModalityConfig_class__" in obj:
-        body = json.loads(obj["as_json"])
+    if "__ModalityConfig_class__" in obj or "__ModalityConfig__" in obj:
+        body = json.loads(obj["as_json"]) if "as_json" in obj else obj
         return ModalityConfig(tuple(body["delta_indices"]), tuple(body["modality_keys"]))
     return obj
 
