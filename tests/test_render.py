@@ -94,6 +94,16 @@ def test_size_and_camera_subset(model, poses):
     assert list(images) == ["wrist"] and images["wrist"].shape == (2, 48, 80, 3)
 
 
+def test_without_antialiasing_only_edges_differ(model, poses):
+    """The chunk planner's fast path: no multisampling; the same picture, edges aside."""
+    with open_or_skip(model, cameras=("front",), height=240, width=320) as smooth, \
+            open_or_skip(model, cameras=("front",), height=240, width=320, antialias=False) as sharp:
+        a, b = smooth.render(poses)["front"].astype(int), sharp.render(poses)["front"].astype(int)
+    diff = np.abs(a - b)
+    assert diff.max() > 0  # multisampling was on, and is off
+    assert diff.mean() < 3.0 and np.mean(diff.max(axis=-1) > 40) < 0.05, (diff.mean(), np.mean(diff.max(axis=-1) > 40))
+
+
 def test_bad_camera_names_the_scene_cameras(model):
     with pytest.raises(ValueError, match=r"no camera \['top'\].*\['front', 'wrist'\]"):
         render.BatchRenderer(model, cameras=("front", "top"))

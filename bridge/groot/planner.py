@@ -41,7 +41,9 @@ CAMERA_SIZE: int = 224
 """GR00T N1.5's image size."""
 RENDER_SIZE: tuple[int, int] = (240, 320)
 """(height, width) the cameras are drawn at: the rig's frames, resized to CAMERA_SIZE as deployment
-and fine-tuning resize them (`bridge.groot.frames`), so the base sees what it sees on the robot."""
+and fine-tuning resize them (`bridge.groot.frames`), so the base sees what it sees on the robot.
+Drawn without multisampling (`BatchRenderer(antialias=False)`): 1.7x faster here, the pixels
+differing only along edges from the antialiased frames `train.collect` writes."""
 
 
 def export_record(settings: GrootSettings) -> GrootExport:
@@ -199,7 +201,7 @@ def _batch_renderer_factory(mj_model: Any, cameras: tuple[str, ...]) -> Callable
     def make() -> Any:
         from mjx_gr00t.render import BatchRenderer
 
-        return BatchRenderer(mj_model, cameras=cameras, height=RENDER_SIZE[0], width=RENDER_SIZE[1])
+        return BatchRenderer(mj_model, cameras=cameras, height=RENDER_SIZE[0], width=RENDER_SIZE[1], antialias=False)
 
     return make
 
