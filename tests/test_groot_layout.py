@@ -81,3 +81,30 @@ def test_joint_ranges_match_the_mjcf() -> None:
               for j in ET.parse(xml).iter("joint") if j.get("range")}
     names = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
     assert tuple(joints[n] for n in names) == SO101_JOINT_RANGES
+
+
+def test_statistics_in_other_units_are_one_clear_line(tiny_dir):
+    import copy
+
+    from bridge.groot.layout import SO101_JOINT_RANGES, check_units
+
+    layout = resolve_layout("so100_dualcam")
+    emb = embodiment_metadata(read_metadata(tiny_dir), "new_embodiment")
+    check_units(emb, layout, SO101_JOINT_RANGES)  # the tiny checkpoint's degrees and 0..100 pass
+    radians = copy.deepcopy(emb)
+    arm = radians["statistics"]["state"]["single_arm"]
+    arm["min"], arm["max"] = [-1.5] * 5, [1.5] * 5
+    with pytest.raises(ValueError, match="radians, where LeRobot's SO-101 uses degrees") as e:
+        check_units(radians, layout, SO101_JOINT_RANGES, "ckpt")
+    assert "\n" not in str(e.value)
+    ticks = copy.deepcopy(emb)
+    ticks["statistics"]["state"]["single_arm"]["max"] = [4095.0] * 5
+    with pytest.raises(ValueError, match="servo ticks"):
+        check_units(ticks, layout, SO101_JOINT_RANGES)
+    unit_gripper = copy.deepcopy(emb)
+    unit_gripper["statistics"]["state"]["gripper"]["max"] = [1.7]
+    unit_gripper["statistics"]["state"]["gripper"]["min"] = [-0.17]
+    check_units(unit_gripper, layout, SO101_JOINT_RANGES)  # within 0..100: a gripper that barely opens is fine
+    unit_gripper["statistics"]["state"]["gripper"]["min"] = [-10.0]
+    with pytest.raises(ValueError, match="not within LeRobot's 0..100"):
+        check_units(unit_gripper, layout, SO101_JOINT_RANGES)

@@ -202,6 +202,37 @@ def check_layout(layout: DataConfig, emb: Mapping[str, Any], where: str = "the c
         )
 
 
+RADIAN_SPAN: float = 2 * np.pi * 1.05
+"""An arm joint's state statistics spanning less than this look like radians when all of them do."""
+
+
+def check_units(emb: Mapping[str, Any], layout: DataConfig, joint_ranges: Sequence[Sequence[float]],
+                where: str = "the checkpoint") -> None:
+    """ValueError (one line) unless the checkpoint's state statistics are in LeRobot's SO-101 units, as
+    the twin sends them: the arm in degrees (not radians: every arm joint spanning under ~6.6, nor servo
+    ticks: beyond 1.5x the joint's limit) and the gripper in 0..100 (the last joint)."""
+    from mjx_gr00t.export.units import sim_to_lerobot
+
+    lo, hi = min_max(emb, layout.state, "state")
+    ranges = np.asarray(joint_ranges, np.float64)
+    if lo.ndim != 1 or len(lo) != len(ranges):
+        return
+    limit = np.abs(np.stack([sim_to_lerobot(ranges[:, 0], ranges), sim_to_lerobot(ranges[:, 1], ranges)])).max(0)
+    arm_lo, arm_hi, problems = lo[:-1], hi[:-1], []
+    if len(arm_lo) and np.all(arm_hi - arm_lo < RADIAN_SPAN) and np.all(limit[:-1] > 4 * RADIAN_SPAN):
+        problems.append(f"every arm joint's state statistics span under {RADIAN_SPAN:.1f} ({np.round(arm_hi - arm_lo, 2).tolist()}): "
+                        "radians, where LeRobot's SO-101 uses degrees")
+    beyond = np.flatnonzero(np.maximum(np.abs(arm_lo), np.abs(arm_hi)) > 1.5 * limit[:-1])
+    if len(beyond):
+        problems.append(f"arm joints {beyond.tolist()} have state statistics beyond 1.5x their limits in degrees "
+                        f"({np.round(limit[beyond], 1).tolist()}): servo ticks or another unit")
+    if lo[-1] < -5.0 or hi[-1] > 105.0:
+        problems.append(f"the gripper's state statistics run {lo[-1]:.3g}..{hi[-1]:.3g}, not within LeRobot's 0..100")
+    if problems:
+        raise ValueError(f"{where} was not trained in LeRobot's SO-101 units: " + "; ".join(problems)
+                         + ". Fine-tune on data in LeRobot units (train.collect writes them) or convert its statistics.")
+
+
 def check_modalities(layout: DataConfig, modalities: Any, where: str, groups: bool = False) -> None:
     """ValueError unless a policy's get_modality_config ({modality: ModalityConfig}) names the keys of
     `layout` (checkpoint keys; `groups`: without the modality prefix, as N1.6/N1.7 name them) and its

@@ -40,8 +40,9 @@ from bridge.dlpack import jax_to_torch, torch_to_jax
 from bridge.groot.adapters import IsaacGr00tAdapter, PolicyAdapter, TinyAdapter
 from bridge.groot.contract_n17 import N17PolicyAdapter, load_isaac_n17
 from bridge.groot.layout import (
-    DEFAULT_DENOISING_STEPS, METADATA_FILE, SO101_JOINT_RANGES, DataConfig, check_layout, checkpoint_kind,
-    check_modalities, checkpoint_version, embodiment_metadata, metadata_sha256, read_metadata, resolve_layout,
+    DEFAULT_DENOISING_STEPS, METADATA_FILE, SO101_JOINT_RANGES, DataConfig, check_layout, check_modalities,
+    check_units, checkpoint_kind, checkpoint_version, embodiment_metadata, metadata_sha256, read_metadata,
+    resolve_layout,
 )
 from bridge.groot.normaliser import Normaliser
 from bridge.groot.processor_files import N15, N17
@@ -101,6 +102,8 @@ class GrootBase:
         self.device = torch.device(settings.device)
         dev = dict(device=self.device, dtype=torch.float32)
         self.raw_units = bool(getattr(adapter, "raw_units", False))
+        if emb_meta:
+            check_units(emb_meta, layout, joint_ranges)
         self.normaliser = None if self.raw_units else Normaliser(emb_meta, layout, self.device)
         scale, offset = lerobot_scale_offset(self.joint_ranges, gripper_index=-1)
         self._scale, self._offset = torch.as_tensor(scale, **dev), torch.as_tensor(offset, **dev)
