@@ -95,6 +95,27 @@ def test_goals_follow_the_controller_within_limits_and_relative_cap() -> None:
     assert max(g[0] for g in near_limit.sent) <= np.degrees(1.92) * 4096 / 4095 + 1e-6  # the joint's limit
 
 
+def test_perception_with_a_reset_is_reset_at_each_episode_start() -> None:
+    """The camera's tape fit is kept for one episode (perception.frame_anchor.EpisodeAnchor)."""
+    class Perception:
+        def __init__(self) -> None:
+            self.resets, self.calls = 0, 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+        def __call__(self, obs):
+            self.calls += 1
+            return np.zeros(3)
+
+    perception = Perception()
+    loop = _loop(ScriptedRobot(Clock(), np.zeros(6) + [0, 0, 0, 0, 0, 50]), StepController(), perception)
+    loop.run_episode()
+    assert (perception.resets, perception.calls) == (1, 5)
+    loop.run_episode()
+    assert (perception.resets, perception.calls) == (2, 10)
+
+
 def test_late_reading_missing_sheet_and_nan_hold_position() -> None:
     clock = Clock()
     robot = ScriptedRobot(clock, np.full(6, 10.0), events={2: "slow"})

@@ -108,3 +108,27 @@ def test_the_sheet_is_placed_against_the_tape(camera) -> None:
     np.testing.assert_array_equal(estimate_paper_in_frame(no_tape, camera, CONFIG.paper_size, FRAME).centre,
                                   plain.centre)
     assert estimate_paper_in_frame(np.zeros((240, 320, 3), np.uint8), camera, CONFIG.paper_size, FRAME) is None
+
+
+def test_the_tape_is_fitted_once_per_episode(camera) -> None:
+    """EpisodeAnchor: the first frame whose tape fits anchors the episode; a frame without one tries
+    again; reset starts over. The first anchored frame's answer is the per-frame fit's; later frames
+    are placed within the same 2 mm of the truth."""
+    from mjx_gr00t.perception.frame_anchor import EpisodeAnchor
+
+    anchor = EpisodeAnchor(camera, CONFIG.paper_size, FRAME)
+    hidden = frame_image(camera, (0.03, 0.175, 0.1), OFF, [((0.13, 0.0), (0.6, 0.4))], colour=BLACK)
+    sheets = [(0.03, 0.175, 0.1), (0.15, 0.17, 0.02), (0.29, 0.165, -0.05)]
+    frames = [frame_image(camera, sheet, OFF) for sheet in sheets]
+    anchor.reset()
+    first = anchor(hidden)  # no tape to fit: the nominal camera's estimate, and no anchor kept
+    np.testing.assert_array_equal(first.centre, estimate_paper(hidden, camera, CONFIG.paper_size).centre)
+    assert anchor.fit is None and anchor.fits == 1
+    every = estimate_paper_in_frame(frames[0], camera, CONFIG.paper_size, FRAME)
+    np.testing.assert_array_equal(anchor(frames[0]).centre, every.centre)
+    for image, sheet in zip(frames[1:], sheets[1:]):
+        np.testing.assert_allclose(anchor(image).centre, sheet[:2], atol=0.002)
+    assert anchor.fits == 2  # the hidden frame's try, then the first frame with tape; none after
+    anchor.reset()
+    anchor(frames[0])
+    assert anchor.fits == 3

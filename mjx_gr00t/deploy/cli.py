@@ -210,21 +210,30 @@ def units_problem(meta: dict[str, Any], units: Any) -> str | None:
     return None
 
 
-def camera_perception(task: Any) -> Any:
+class CameraPerception:
     """observation -> the top camera's estimate (x, y, yaw) or None, through the rig's nominal camera
-    and then onto the red tape the frame shows (`perception.frame_anchor`)."""
-    from mjx_gr00t.perception.camera_model import CameraModel
-    from mjx_gr00t.perception.frame_anchor import TapeFrame, estimate_paper_in_frame
-    from mjx_gr00t.perception.in_the_loop import HEIGHT, WIDTH
+    and then onto the red tape the frame shows, fitted once per episode (`perception.frame_anchor.
+    EpisodeAnchor`; the loop calls `reset` at each episode's start)."""
 
-    camera = CameraModel.from_mujoco(task.mj_model, "front", WIDTH, HEIGHT)
-    size, frame = task.config.paper_size, TapeFrame.from_config(task.config)
+    def __init__(self, task: Any) -> None:
+        from mjx_gr00t.perception.camera_model import CameraModel
+        from mjx_gr00t.perception.frame_anchor import EpisodeAnchor, TapeFrame
+        from mjx_gr00t.perception.in_the_loop import HEIGHT, WIDTH
 
-    def perceive(obs: dict[str, Any]) -> np.ndarray | None:
-        est = estimate_paper_in_frame(obs["front"], camera, size, frame)
+        camera = CameraModel.from_mujoco(task.mj_model, "front", WIDTH, HEIGHT)
+        self.anchor = EpisodeAnchor(camera, task.config.paper_size, TapeFrame.from_config(task.config))
+
+    def reset(self) -> None:
+        self.anchor.reset()
+
+    def __call__(self, obs: dict[str, Any]) -> np.ndarray | None:
+        est = self.anchor(obs["front"])
         return None if est is None else np.array([*est.centre, est.yaw])
 
-    return perceive
+
+def camera_perception(task: Any) -> CameraPerception:
+    """The deployed loop's camera perception of `task` (see CameraPerception)."""
+    return CameraPerception(task)
 
 
 def summary(args: Args, records: list[EpisodeRecord], wall_s: float, controller: Any = None) -> dict[str, Any]:

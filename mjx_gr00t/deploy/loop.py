@@ -170,6 +170,8 @@ class DeployLoop:
         if start is not None:
             start()
         self.controller.reset()
+        if hasattr(self.perception, "reset"):  # e.g. the camera's tape fit, once per episode
+            self.perception.reset()
         record = EpisodeRecord(episode=self.episodes)
         self.episodes += 1
         obs, reading, _ = self._read()

@@ -186,15 +186,9 @@ def fit_frame(image: np.ndarray, camera: CameraModel, frame: TapeFrame, z: float
     return FrameFit(centre=centre, yaw=yaw, scale=scale)
 
 
-def estimate_paper_in_frame(image: np.ndarray, camera: CameraModel, paper_size: tuple[float, float],
-                            frame: TapeFrame, z: float = 0.0) -> PaperEstimate | None:
-    """image uint8 (H, W, 3) -> the sheet's pose relative to the real tape frame (`estimate_paper`
-    moved by the tape's `fit_frame`), the nominal camera's estimate where the tape cannot be fitted,
-    or None when no sheet is found."""
-    est = estimate_paper(image, camera, paper_size, z)
-    if est is None:
-        return None
-    fit = fit_frame(image, camera, frame, z)
+def anchored(est: PaperEstimate, fit: FrameFit | None, frame: TapeFrame,
+             paper_size: tuple[float, float]) -> PaperEstimate:
+    """The nominal camera's estimate moved onto the real tape frame that `fit` found (as is without one)."""
     if fit is None:
         return est
     centre = fit.to_table(est.centre[None], frame)[0]
@@ -202,3 +196,40 @@ def estimate_paper_in_frame(image: np.ndarray, camera: CameraModel, paper_size: 
     half = 0.5 * np.asarray(paper_size)
     return dataclasses.replace(est, centre=centre, yaw=yaw,
                                corners=np.asarray(corners(jnp.asarray(centre), yaw, jnp.asarray(half)), np.float64))
+
+
+def estimate_paper_in_frame(image: np.ndarray, camera: CameraModel, paper_size: tuple[float, float],
+                            frame: TapeFrame, z: float = 0.0) -> PaperEstimate | None:
+    """image uint8 (H, W, 3) -> the sheet's pose relative to the real tape frame (`estimate_paper`
+    moved by the tape's `fit_frame`), the nominal camera's estimate where the tape cannot be fitted,
+    or None when no sheet is found."""
+    est = estimate_paper(image, camera, paper_size, z)
+    return None if est is None else anchored(est, fit_frame(image, camera, frame, z), frame, paper_size)
+
+
+class EpisodeAnchor:
+    """`estimate_paper_in_frame` that fits the tape once per episode: the camera and the tape hold
+    still while the arm works, so the first frame whose tape fits anchors every later one (frames
+    before it get the nominal camera's estimate, and try again). `reset()` at each episode start.
+
+        anchor = EpisodeAnchor(camera, paper_size, frame); anchor.reset(); est = anchor(image)
+    """
+
+    def __init__(self, camera: CameraModel, paper_size: tuple[float, float], frame: TapeFrame,
+                 z: float = 0.0) -> None:
+        self.camera, self.paper_size, self.frame, self.z = camera, paper_size, frame, z
+        self.fit: FrameFit | None = None
+        self.fits = 0
+        """Tape fits run (for tests and timing)."""
+
+    def reset(self) -> None:
+        self.fit = None
+
+    def __call__(self, image: np.ndarray) -> PaperEstimate | None:
+        est = estimate_paper(image, self.camera, self.paper_size, self.z)
+        if est is None:
+            return None
+        if self.fit is None:
+            self.fits += 1
+            self.fit = fit_frame(image, self.camera, self.frame, self.z)
+        return anchored(est, self.fit, self.frame, self.paper_size)
