@@ -112,3 +112,29 @@ def test_groot_settings_are_recorded_and_load_the_same_base(tiny_cam01: str, tmp
         json.dump(stats, f)
     with pytest.raises(ValueError, match="differ from those the residual"):
         GrootBase.from_export(ex.path, model=moved)
+
+
+def test_an_n17_base_is_recorded_and_deployed_through_its_own_contract(tmp_path: os.PathLike) -> None:
+    """A residual trained on an N1.6/N1.7 checkpoint: the export fingerprints its processor files, and
+    the deployment side loads it through the nested contract again; other statistics are refused."""
+    pytest.importorskip("torch")
+    from bridge import tiny_checkpoint
+    from bridge.groot.contract_n17 import N17PolicyAdapter
+    from bridge.groot.planner import export_record
+    from bridge.groot.policy import GrootBase
+    from mjx_gr00t.groot_settings import GrootSettings
+
+    ckpt = tiny_checkpoint.write_checkpoint(str(tmp_path / "n17"), contract="n1.7")
+    record = export_record(GrootSettings(model=ckpt))
+    assert record.metadata_sha256 is not None
+    ex = build_exported(tmp_path, "swish", base="groot", groot=record)
+    base = GrootBase.from_export(ex.path)
+    assert isinstance(base.adapter, N17PolicyAdapter)
+    path = os.path.join(ckpt, "statistics.json")
+    with open(path) as f:
+        stats = json.load(f)
+    stats["new_embodiment"]["relative_action"]["single_arm"]["q99"][0] += 1.0
+    with open(path, "w") as f:
+        json.dump(stats, f)
+    with pytest.raises(ValueError, match="differ from those the residual"):
+        GrootBase.from_export(ex.path)
