@@ -1,14 +1,17 @@
 """Behaviour cloning of the tiny GR00T-contract model on a LeRobot dataset (e.g. `train.collect`'s), on
 the CPU, writing a checkpoint that `--base groot --groot.model CKPT` loads through the real path.
 
-    python -m bridge.finetune_tiny --dataset DIR --out CKPT [--steps 3000] [--batch 64]
+    python -m bridge.finetune_tiny --dataset DIR --out CKPT [--steps 3000] [--batch 64] [--contract n1.5|n1.7]
 
 The data is read as Isaac-GR00T reads it for the so100_dualcam config: meta/modality.json maps the
 cameras (front <- observation.images.main, wrist <- observation.images.secondary_0) and slices
 `observation.state` / `action` into single_arm (5) and gripper (1). Frames are resized to 224 x 224
-as the deployed base resizes the robot's (`bridge.groot.frames`); the checkpoint's
-experiment_cfg/metadata.json takes the dataset's statistics (LeRobot units), and state and action
-are normalised with them (min-max, as GR00T's so100 config). Each sample is a frame's two images,
+as the deployed base resizes the robot's (`bridge.groot.frames`). The checkpoint's metadata takes
+the dataset's statistics (LeRobot units): N1.5's experiment_cfg/metadata.json (min-max, absolute
+actions, as GR00T's so100 config), or with --contract n1.7 the N1.6/N1.7 processor files (q01/q99,
+clipped state, the arm's chunk relative to the query-time state, as Isaac-GR00T's fine-tuning
+launcher sets it). State and action are normalised for training exactly as the bridge will when it
+loads the checkpoint (`bridge.groot.normaliser`). Each sample is a frame's two images,
 its state and the next 16 actions (the last one repeated past the episode's end).
 
 Training is flow matching as GR00T's action head does it: x_t = (1 - t) noise + t action with
@@ -32,7 +35,10 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from bridge.groot.frames import to_groot_size
-from bridge.groot.layout import METADATA_FILE, resolve_layout
+from bridge.groot.layout import METADATA_FILE, DataConfig, resolve_layout
+from bridge.groot.normaliser import Normaliser
+from bridge.groot.processor_files import N15, PROCESSOR_FILES, VERSIONS, embodiment_record
+from bridge.tiny_checkpoint import processor_files_content
 from bridge.tiny_model import (
     EMBODIMENT_IDS, FORMAT_VERSION, PIXEL_STRIDE, WEIGHTS_FILE, TinyConfig, TinyGr00tModel, hash_tokens,
 )
@@ -108,23 +114,50 @@ def metadata(cfg: TinyConfig, embodiment_tag: str, state_stats: dict, action_sta
                              "embodiment_tag": embodiment_tag}}
 
 
-def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
-    """Isaac-GR00T's min-max mode to [-1, 1] (0 where a dimension never moves)."""
-    lo, hi = np.asarray(stats["min"]), np.asarray(stats["max"])
-    span = hi - lo
-    return np.where(span > 0, 2 * (x - lo) / np.where(span > 0, span, 1) - 1, 0).astype(np.float32)
+def checkpoint_files(cfg: TinyConfig, embodiment_tag: str, samples: dict[str, Any], contract: str) -> dict[str, Any]:
+    """The metadata files of the checkpoint (relative path -> JSON content) with the dataset's statistics:
+    N1.5's experiment_cfg/metadata.json (absolute actions, min-max), or N1.6/N1.7's processor files
+    (the arm RELATIVE to the query-time state with the statistics of those offsets, q01/q99, clipped)."""
+    if contract == N15:
+        return {METADATA_FILE: metadata(cfg, embodiment_tag, samples["state_stats"], samples["action_stats"])}
+    chunks, states = samples["chunks"], samples["states"]
+    offsets = (chunks - states[:, None, :]).reshape(-1, chunks.shape[-1])
+
+    def per_key(keys: Sequence[tuple[str, int]], stats: dict) -> dict[str, Any]:
+        out, off = {}, 0
+        for key, n in keys:
+            out[key.split(".", 1)[1]] = {name: v[off:off + n] for name, v in stats.items()}
+            off += n
+        return out
+
+    return processor_files_content(cfg, embodiment_tag, per_key(cfg.state_keys, samples["state_stats"]),
+                                   per_key(cfg.action_keys, samples["action_stats"]),
+                                   per_key(cfg.action_keys, feature_stats(offsets)))
 
 
-def train(samples: dict[str, Any], cfg: TinyConfig, steps: int, batch: int, lr: float, seed: int,
-          embodiment_tag: str) -> tuple[TinyGr00tModel, list[float]]:
-    """Flow-matching behaviour cloning; returns the model and the loss every step."""
+def normaliser_of(cfg: TinyConfig, embodiment_tag: str, files: dict[str, Any]) -> Normaliser:
+    """The checkpoint's own normalisation (what the bridge will apply when it loads it), float64."""
+    layout = DataConfig("tiny", tuple((k, "") for k in cfg.video_keys), cfg.state_keys, cfg.action_keys,
+                        cfg.language_key, cfg.action_horizon)
+    if METADATA_FILE in files:
+        emb = files[METADATA_FILE][embodiment_tag]
+    else:
+        emb = embodiment_record(embodiment_tag, *(files[n] for n in PROCESSOR_FILES), "the fine-tune")
+    return Normaliser(emb, layout, dtype=torch.float64)
+
+
+def train(samples: dict[str, Any], cfg: TinyConfig, norm: Normaliser, steps: int, batch: int, lr: float,
+          seed: int, embodiment_tag: str) -> tuple[TinyGr00tModel, list[float]]:
+    """Flow-matching behaviour cloning on states and chunks normalised by `norm` (the checkpoint's own);
+    returns the model and the loss every step."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = TinyGr00tModel(cfg)
     model.noise.copy_(torch.randn(model.noise.shape, generator=torch.Generator().manual_seed(seed + 1)))
     frames = torch.from_numpy(samples["frames"])
-    states = torch.from_numpy(normalise(samples["states"], samples["state_stats"]))
-    chunks = torch.from_numpy(normalise(samples["chunks"], samples["action_stats"]))
+    raw_states = torch.from_numpy(np.asarray(samples["states"], np.float64))
+    states = norm.state(raw_states).float()
+    chunks = norm.action_from_raw(torch.from_numpy(np.asarray(samples["chunks"], np.float64)), raw_states).float()
     tokens = hash_tokens(samples["tasks"], cfg.text_vocab, cfg.text_len)
     emb_id = torch.full((batch,), EMBODIMENT_IDS[embodiment_tag], dtype=torch.int64)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -153,15 +186,18 @@ def train(samples: dict[str, Any], cfg: TinyConfig, steps: int, batch: int, lr: 
     return model.eval(), losses
 
 
-def save(out: str, model: TinyGr00tModel, meta: dict[str, Any], log: dict[str, Any]) -> None:
-    """config.json, model.safetensors, experiment_cfg/metadata.json (as bridge.tiny), finetune.json."""
-    os.makedirs(os.path.join(out, "experiment_cfg"), exist_ok=True)
+def save(out: str, model: TinyGr00tModel, files: dict[str, Any], log: dict[str, Any]) -> None:
+    """model.safetensors, then config.json, the metadata `files` and finetune.json, each written whole
+    (.part, then renamed)."""
+    os.makedirs(out, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, os.path.join(out, WEIGHTS_FILE),
               metadata={"format_version": str(FORMAT_VERSION)})
-    for name, content in (("config.json", model.cfg.to_json()), (METADATA_FILE, meta), ("finetune.json", log)):
-        with open(os.path.join(out, f"{name}.part"), "w") as f:
+    for name, content in (("config.json", model.cfg.to_json()), *files.items(), ("finetune.json", log)):
+        path = os.path.join(out, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(f"{path}.part", "w") as f:
             json.dump(content, f, indent=2)
-        os.replace(os.path.join(out, f"{name}.part"), os.path.join(out, name))
+        os.replace(f"{path}.part", path)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -175,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights, noise and batches")
     parser.add_argument("--embodiment-tag", default="new_embodiment", choices=sorted(EMBODIMENT_IDS))
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--contract", default=N15, choices=VERSIONS, help="checkpoint layout: n1.5 "
+                        "(experiment_cfg/metadata.json, absolute actions) or n1.7 (N1.6/N1.7's processor files, "
+                        "the arm's chunk relative to the query-time state) (default n1.5)")
     args = parser.parse_args(argv)
     for name in ("steps", "batch"):
         if getattr(args, name) < 1:
@@ -193,15 +232,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except DatasetError as e:
         parser.exit(2, f"python -m bridge.finetune_tiny: error: --dataset: {e}\n")
     loaded = time.perf_counter()
-    model, losses = train(samples, cfg, args.steps, args.batch, args.lr, args.seed, args.embodiment_tag)
+    files = checkpoint_files(cfg, args.embodiment_tag, samples, args.contract)
+    norm = normaliser_of(cfg, args.embodiment_tag, files)
+    model, losses = train(samples, cfg, norm, args.steps, args.batch, args.lr, args.seed, args.embodiment_tag)
     trained = time.perf_counter()
     log = {"command": "python -m bridge.finetune_tiny " + " ".join(argv if argv is not None else []),
            "dataset": os.path.abspath(args.dataset), "episodes": samples["episodes"],
            "samples": int(len(samples["states"])), "steps": args.steps, "batch": args.batch, "lr": args.lr,
-           "seed": args.seed, "read_s": loaded - start, "train_s": trained - loaded,
+           "seed": args.seed, "contract": args.contract, "read_s": loaded - start, "train_s": trained - loaded,
            "loss_first_50": float(np.mean(losses[:50])), "loss_last_50": float(np.mean(losses[-50:])),
            "loss": losses[::max(1, len(losses) // 500)]}
-    save(args.out, model, metadata(cfg, args.embodiment_tag, samples["state_stats"], samples["action_stats"]), log)
+    save(args.out, model, files, log)
     print(f"wrote {args.out}: {samples['episodes']} episodes, {log['samples']} samples, {args.steps} steps in "
           f"{log['train_s'] / 60:.1f} min; loss {log['loss_first_50']:.4f} -> {log['loss_last_50']:.4f}")
     return log

@@ -71,14 +71,26 @@ def synthetic_metadata(
 def synthetic_processor_files(
     cfg: TinyConfig, embodiment_tag: str, joint_ranges: Sequence[Sequence[float]]
 ) -> dict[str, Any]:
-    """file name -> content of N1.6/N1.7's processor_config.json, statistics.json, embodiment_id.json.
-
-    Every action group but the gripper (the last joint) is RELATIVE to the state group of its name."""
+    """file name -> content of N1.6/N1.7's processor_config.json, statistics.json, embodiment_id.json,
+    with the synthetic joint statistics and +/- RELATIVE_SPAN_DEG for the relative arm."""
     lo, hi = _joint_bounds(cfg, joint_ranges)
     rel = np.full(len(lo), RELATIVE_SPAN_DEG)
+    return processor_files_content(cfg, embodiment_tag, _per_key(cfg.state_keys, lo, hi),
+                                   _per_key(cfg.action_keys, lo, hi), _per_key(cfg.action_keys, -rel, rel))
+
+
+def relative_groups(cfg: TinyConfig) -> list[str]:
+    """The action groups an N1.7 tiny checkpoint makes RELATIVE: all but a 1-D last group (the gripper)."""
+    sub = [k.split(".", 1)[1] for k, _ in cfg.action_keys]
+    return sub[:-1] if cfg.action_keys[-1][1] == 1 else sub
+
+
+def processor_files_content(cfg: TinyConfig, embodiment_tag: str, state_stats: dict[str, Any],
+                            action_stats: dict[str, Any], relative_stats: dict[str, Any]) -> dict[str, Any]:
+    """The three N1.6/N1.7 processor files for `cfg`'s keys and these per-group statistics (group ->
+    {min, max, mean, std, q01, q99}); relative_stats is read for `relative_groups(cfg)` only."""
     sub = lambda key: key.split(".", 1)[1]  # noqa: E731
-    gripper = sub(cfg.action_keys[-1][0]) if cfg.action_keys[-1][1] == 1 else None
-    relative = [sub(k) for k, _ in cfg.action_keys if sub(k) != gripper]
+    relative = relative_groups(cfg)
     action_configs = [{"rep": "RELATIVE" if sub(k) in relative else "ABSOLUTE", "type": "NON_EEF",
                        "format": "DEFAULT", "state_key": sub(k) if sub(k) in relative else None}
                       for k, _ in cfg.action_keys]
@@ -93,9 +105,8 @@ def synthetic_processor_files(
               "max_action_dim": cfg.max_action_dim, "max_action_horizon": cfg.action_horizon,
               "use_percentiles": True, "use_mean_std": False, "clip_outliers": True, "use_relative_action": True,
               "image_target_size": [224, 224]}
-    relative_stats = {g: s for g, s in _per_key(cfg.action_keys, -rel, rel).items() if g in relative}
-    statistics = {embodiment_tag: {"state": _per_key(cfg.state_keys, lo, hi),
-                                   "action": _per_key(cfg.action_keys, lo, hi), "relative_action": relative_stats}}
+    statistics = {embodiment_tag: {"state": state_stats, "action": action_stats,
+                                   "relative_action": {g: relative_stats[g] for g in relative}}}
     return {"processor_config.json": {"processor_class": "TinyGr00tProcessor", "processor_kwargs": kwargs},
             "statistics.json": statistics, "embodiment_id.json": {embodiment_tag: EMBODIMENT_IDS[embodiment_tag]}}
 

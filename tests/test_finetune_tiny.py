@@ -88,3 +88,35 @@ def test_bad_dataset_or_out(tmp_path, trained):
     out, _ = trained
     with pytest.raises(SystemExit):
         finetune_tiny.main(["--dataset", str(tmp_path), "--out", str(out)])  # already a checkpoint
+
+
+def test_an_n17_fine_tune_learns_relative_arm_chunks(dataset, tmp_path):
+    """--contract n1.7: processor files with the offsets' statistics; the policy (nested contract,
+    relative decode) reproduces the demonstrations better than an untrained one."""
+    from bridge.groot.layout import checkpoint_version, embodiment_metadata, read_metadata
+    from bridge.tiny_n17 import TinyGr00tPolicyN17
+
+    out = tmp_path / "bc17"
+    log = finetune_tiny.main(["--dataset", str(dataset), "--out", str(out), "--steps", "400", "--batch", "16",
+                              "--lr", "1e-3", "--contract", "n1.7"])
+    assert log["contract"] == "n1.7" and checkpoint_version(str(out)) == "n1.7"
+    emb = embodiment_metadata(read_metadata(str(out)), "new_embodiment")
+    assert emb["normalisation"]["relative"] == {"single_arm": "single_arm"}
+    offsets = emb["statistics"]["relative_action"]["single_arm"]
+    assert max(abs(v) for v in offsets["max"] + offsets["min"]) < 60.0  # offsets from the state, not positions
+
+    def nested_error(policy) -> float:
+        from mjx_gr00t.datasets.read import open_dataset
+        s, a, frames, _ = open_dataset(str(dataset)).episode(1)
+        f = 5
+        obs = {"video": {"front": to_groot_size(frames["observation.images.main"][f:f + 1])[:, None].numpy(),
+                         "wrist": to_groot_size(frames["observation.images.secondary_0"][f:f + 1])[:, None].numpy()},
+               "state": {"single_arm": s[None, f:f + 1, :5], "gripper": s[None, f:f + 1, 5:]},
+               "language": {"annotation.human.task_description": [[TASK]]}}
+        action, _ = policy.get_action(obs)
+        chunk = np.concatenate([action["single_arm"][0], action["gripper"][0]], axis=-1)
+        return float(np.abs(chunk - a[np.minimum(np.arange(f, f + 16), len(a) - 1)]).mean())
+
+    untrained = write_checkpoint(str(tmp_path / "init17"), contract="n1.7")
+    learned, fresh = TinyGr00tPolicyN17.from_pretrained(str(out)), TinyGr00tPolicyN17.from_pretrained(untrained)
+    assert nested_error(learned) < 0.5 * nested_error(fresh)

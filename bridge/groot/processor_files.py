@@ -92,8 +92,10 @@ def _relative_groups(action: Mapping[str, Any], use_relative: bool, where: str) 
     return out
 
 
-def _embodiment(tag: str, config: Mapping[str, Any], stats: Mapping[str, Any], ids: Mapping[str, Any],
-                where: str) -> dict[str, Any]:
+def embodiment_record(tag: str, config: Mapping[str, Any], stats: Mapping[str, Any], ids: Mapping[str, Any],
+                      where: str) -> dict[str, Any]:
+    """The bridge's record of `tag` from the parsed processor_config.json, statistics.json and
+    embodiment_id.json (module docstring); ValueError naming what is missing or unsupported."""
     kwargs = config.get("processor_kwargs", {})
     if kwargs.get("use_mean_std"):
         raise ValueError(f"{where}: use_mean_std is set; the bridge normalises by min/max or q01/q99 only")
@@ -134,4 +136,4 @@ def read_processor_metadata(model_dir: str) -> dict[str, Any]:
     if not all(isinstance(x, dict) for x in (config, stats, ids)):
         raise ValueError(f"{where!r}: {list(PROCESSOR_FILES)} must each hold a JSON object")
     tags = config.get("processor_kwargs", {}).get("modality_configs", {})
-    return {tag: _embodiment(tag, config, stats, ids, repr(where)) for tag in tags}
+    return {tag: embodiment_record(tag, config, stats, ids, repr(where)) for tag in tags}
