@@ -73,16 +73,25 @@ def _stage(name: str, command: list[str], done: bool, log: str) -> dict[str, Any
     return {"command": shown, "wall_s": wall, "reused": False}
 
 
-def _planner_time(metrics_path: str) -> dict[str, Any]:
-    """Renders per second and the planner's share of the residual run, from its metrics.jsonl."""
+def _planner_time(metrics_path: str, wall_s: float | None) -> dict[str, Any]:
+    """Renders per second and the planner's share of the residual run's training wall time, from its
+    metrics.jsonl (per iteration: groot/render_time and groot/inference_time are seconds per query,
+    groot/queries and groot/planned_envs counts)."""
     rows = [json.loads(line) for line in open(metrics_path)] if os.path.isfile(metrics_path) else []
-    render = sum(r.get("groot/render_time", 0.0) or 0.0 for r in rows)
-    infer = sum(r.get("groot/inference_time", 0.0) or 0.0 for r in rows)
-    planned = sum(r.get("groot/planned_envs", 0.0) or 0.0 for r in rows)
-    return {"planned_envs": planned, "render_s": render, "model_s": infer,
-            "renders_per_s": planned / render if render else None,
-            "note": "planned_envs: env chunks planned (each renders the front and wrist cameras at 320 x 240, "
-                    "resized to 224); render_s / model_s: the planner's host time in the training iterations"}
+
+    def total(per_query: str) -> float:
+        return sum((r.get(per_query) or 0.0) * (r.get("groot/queries") or 0.0) for r in rows
+                   if r.get(per_query) == r.get(per_query))  # NaN: no query that iteration
+
+    render, model = total("groot/render_time"), total("groot/inference_time")
+    planned = sum(r.get("groot/planned_envs") or 0.0 for r in rows)
+    return {"planned_envs": planned, "queries": sum(r.get("groot/queries") or 0.0 for r in rows),
+            "render_s": render, "model_s": model, "renders_per_s": planned / render if render else None,
+            "render_share": render / wall_s if wall_s else None, "model_share": model / wall_s if wall_s else None,
+            "note": "planned_envs: env chunks planned, each rendering the front and wrist cameras (320 x 240, no "
+                    "multisampling, resized to 224); render_s / model_s: the planner's host time summed over the "
+                    "training iterations; shares are of the training wall time (the held-out evaluations not "
+                    "included)"}
 
 
 def main(args: Args) -> dict[str, Any]:
@@ -116,7 +125,7 @@ def main(args: Args) -> dict[str, Any]:
                     "met_points": points >= TARGET_POINTS, "met_success": residual["success_rate"] >= TARGET_SUCCESS,
                     "total_min": total_min, "met_minutes": None if total_min is None else total_min <= TARGET_MINUTES},
         "residual_run": {k: summary.get(k) for k in ("wall_time_s", "env_steps", "env_steps_per_s")},
-        "planner": _planner_time(os.path.join(run, "metrics.jsonl")),
+        "planner": _planner_time(os.path.join(run, "metrics.jsonl"), summary.get("wall_time_s")),
         "machine": machine_line(machine()),
     }
     print(f"learned base alone {100 * base['success_rate']:.1f} %, + residual {100 * residual['success_rate']:.1f} % "

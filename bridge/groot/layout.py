@@ -220,8 +220,9 @@ def check_units(emb: Mapping[str, Any], layout: DataConfig, joint_ranges: Sequen
     limit = np.abs(np.stack([sim_to_lerobot(ranges[:, 0], ranges), sim_to_lerobot(ranges[:, 1], ranges)])).max(0)
     arm_lo, arm_hi, problems = lo[:-1], hi[:-1], []
     if len(arm_lo) and np.all(arm_hi - arm_lo < RADIAN_SPAN) and np.all(limit[:-1] > 4 * RADIAN_SPAN):
-        problems.append(f"every arm joint's state statistics span under {RADIAN_SPAN:.1f} ({np.round(arm_hi - arm_lo, 2).tolist()}): "
-                        "radians, where LeRobot's SO-101 uses degrees")
+        spans = np.round(arm_hi - arm_lo, 2).tolist()
+        problems.append(f"every arm joint's state statistics span under {RADIAN_SPAN:.1f} ({spans}): radians, where "
+                        "LeRobot's SO-101 uses degrees")
     beyond = np.flatnonzero(np.maximum(np.abs(arm_lo), np.abs(arm_hi)) > 1.5 * limit[:-1])
     if len(beyond):
         problems.append(f"arm joints {beyond.tolist()} have state statistics beyond 1.5x their limits in degrees "
@@ -230,7 +231,8 @@ def check_units(emb: Mapping[str, Any], layout: DataConfig, joint_ranges: Sequen
         problems.append(f"the gripper's state statistics run {lo[-1]:.3g}..{hi[-1]:.3g}, not within LeRobot's 0..100")
     if problems:
         raise ValueError(f"{where} was not trained in LeRobot's SO-101 units: " + "; ".join(problems)
-                         + ". Fine-tune on data in LeRobot units (train.collect writes them) or convert its statistics.")
+                         + ". Fine-tune on data in LeRobot units (train.collect writes them) or convert its "
+                         "statistics.")
 
 
 def check_modalities(layout: DataConfig, modalities: Any, where: str, groups: bool = False) -> None:

@@ -136,8 +136,8 @@ class GrootBase:
             check_layout(layout, emb, repr(model_path))
         version = resolve_version(settings.version, model_path, local)
         if kind == "tiny" and version == N17:
-            adapter: Any = N17PolicyAdapter(TinyGr00tPolicyN17.from_pretrained(model_path, tag, denoising_steps, device),
-                                            layout, device, model_dir=model_path)
+            policy = TinyGr00tPolicyN17.from_pretrained(model_path, tag, denoising_steps, device)
+            adapter: Any = N17PolicyAdapter(policy, layout, device, model_dir=model_path)
         elif kind == "tiny":
             adapter = TinyAdapter.load(model_path, tag, denoising_steps, device)
         elif version == N17:
