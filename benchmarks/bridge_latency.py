@@ -5,8 +5,9 @@
 
 One query plans a new (16, 6) chunk for every one of B paper_square envs, as the `--base groot`
 trainer does when all envs need one (after a reset). Its parts, each timed with the device synced:
-1. render: front and wrist cameras, 224 x 224 uint8, of each env's pose (`BatchRenderer`), then the
-   images put in JAX arrays on the device, where a device renderer (Warp) leaves them. The host
+1. render: front and wrist cameras of each env's pose drawn as the chunk planner draws them (the
+   rig's 320 x 240, no multisampling, `BatchRenderer`) and resized to 224 x 224 uint8
+   (`bridge.groot.frames.to_groot_size`), then the images put in JAX arrays on the device, where a device renderer (Warp) leaves them. The host
    buffers are 64-byte aligned, which JAX on a CPU shares; the copy JAX makes of numpy's own
    (unaligned) arrays is timed apart, not in the total (`render_to_jax_unaligned_s`);
 2. to-torch: `GrootBase.plan` taking the images, joint positions (B, 6) and fallback chunks
@@ -21,7 +22,7 @@ Parts 2-4 are `GrootBase.last_timing`; the whole `plan` call is also timed from 
 share of the whole query (`overhead_pct`, the issue's target: under 5 %) and of the query without
 rendering (`overhead_pct_without_render`).
 
-OpenGL (OSMesa on a CPU) draws env after env, so its time is linear in B (about 36 ms per env for
+OpenGL (OSMesa on a CPU) draws env after env, so its time is linear in B (about 33 ms per env for
 both cameras on a 2-core EPYC). `--render-envs N` draws N envs per query and scales the draw time
 by B / N, and the record says so (`render_extrapolated`, `render_envs_drawn`). The drawn images are
 tiled to B envs (untimed); everything else runs on the full batch.
@@ -190,6 +191,7 @@ class Workload:
 
         from bridge.groot.policy import GrootBase
         from mjx_gr00t.groot_settings import GrootSettings
+        from bridge.groot import planner
         from mjx_gr00t.render import BatchRenderer, RenderBackendError
 
         if args.torch_threads:
@@ -201,7 +203,9 @@ class Workload:
             raise UsageError(f"--model {model_dir!r}: {e}") from e
         cameras = tuple(dict.fromkeys(cam for _, cam in self.base.layout.video))
         try:
-            self.renderer = BatchRenderer(mj_model, cameras, 224, 224, backend=args.render_backend)
+            height, width = planner.RENDER_SIZE  # as the chunk planner draws: the rig's frames, no multisampling
+            self.renderer = BatchRenderer(mj_model, cameras, height, width, backend=args.render_backend,
+                                          antialias=False)
         except RenderBackendError as e:
             raise UsageError(f"cannot render here: {e}") from e
         self.cameras, self.args, self.qpos = cameras, args, qpos
@@ -211,8 +215,11 @@ class Workload:
         new carry)."""
         drawn = n if self.args.render_envs == 0 else min(n, self.args.render_envs)
         joint_pos = jax.block_until_ready(jnp.asarray(self.qpos[:n, :6]))  # in the env state already
+        from bridge.groot.frames import to_groot_size  # torch: loaded with the GR00T base already
+
         t0 = time.perf_counter()
-        images = self.renderer.render(self.qpos[:drawn])
+        drawn_images = self.renderer.render(self.qpos[:drawn])
+        images = {cam: to_groot_size(frames).numpy() for cam, frames in drawn_images.items()}
         draw_measured = time.perf_counter() - t0
         tiled = {cam: _tile(images[cam], n) for cam in self.cameras}  # untimed: stands in for the rest
         t0 = time.perf_counter()
