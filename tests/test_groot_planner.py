@@ -52,7 +52,8 @@ def test_obs_base_action_is_the_converted_groot_chunk(tiny_dir: str) -> None:
     env = _env(tiny_dir)
     assert isinstance(env, ResidualEpisodeEnv)
     reference = GrootBase.from_pretrained(GrootSettings(model=tiny_dir, n_action_steps=N_STEPS))
-    renderer = BatchRenderer(env.task.task.mj_model, cameras=("front", "wrist"), height=240, width=320)
+    renderer = BatchRenderer(env.task.task.mj_model, cameras=("front", "wrist"), height=240, width=320,
+                             antialias=False)  # as the planner draws
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(3), B))
     step = jax.jit(jax.vmap(env.step))
     chunk, index = None, np.zeros(B, int)

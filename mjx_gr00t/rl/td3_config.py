@@ -1,0 +1,100 @@
+"""The fast off-policy learner's hyperparameters (`FastTD3Config`), in the FastTD3 family: many envs,
+few large updates per vector step, twin distributional critics with LayerNorm, delayed actor
+updates, a fast target, per-env exploration noise. Its field names match `SACConfig`'s where the two
+mean the same (num_envs, batch_size, buffer_capacity, her, ...), so one replay and HER path serves both.
+"""
+
+import dataclasses
+
+import jax.numpy as jnp
+
+from mjx_gr00t.rl import replay
+from mjx_gr00t.rl.networks import check_widths, get_activation
+
+
+@dataclasses.dataclass(frozen=True)
+class FastTD3Config:
+    """Validated on construction (ValueError)."""
+
+    num_envs: int = 512
+    """N: envs stepped in parallel."""
+    steps_per_iteration: int = 1
+    """Env steps per env per train step."""
+    updates_per_iteration: int = 4
+    """U gradient updates per train step, run in one `lax.scan`."""
+    batch_size: int = 1024
+    """Transitions per update: U * batch_size / (num_envs * steps_per_iteration) gradient samples per
+    env step (8 with the defaults; SAC's recipe takes 64)."""
+    buffer_capacity: int = 1_024_000
+    """Replay size in transitions over all envs, a multiple of num_envs."""
+    actor_learning_rate: float = 3e-4
+    critic_learning_rate: float = 3e-4
+    gamma: float = 0.98
+    tau: float = 0.1
+    """Polyak rate of the target critics, after every update (FastTD3's fast target)."""
+    policy_delay: int = 2
+    """The actor updates on every policy_delay-th update of an iteration (the critics on all)."""
+    actor_hidden: tuple[int, ...] = (256, 256)
+    critic_hidden: tuple[int, ...] = (512, 256)
+    activation: str = "relu"
+    atoms: int = 101
+    """Atoms of the categorical return distribution on [v_min, v_max]."""
+    v_min: float = -50.0
+    v_max: float = 0.0
+    """The return support: for a sparse -1/0 reward over 50 steps, [-50, 0]."""
+    noise_std_min: float = 0.01
+    noise_std_max: float = 0.4
+    """Exploration: env i adds N(0, s_i) to its action, s_i spread evenly over [min, max] across envs."""
+    target_noise: float = 0.2
+    target_noise_clip: float = 0.5
+    """Target policy smoothing: N(0, target_noise) clipped to +-target_noise_clip on the next action."""
+    zero_init_actor_head: bool = True
+    warmup_steps: int = 10_240
+    """Env steps (all envs) of uniformly random actions before the first update."""
+    her: bool = False
+    her_k: int = 4
+    normalize_obs: bool = True
+    obs_clip: float | None = 10.0
+    reward_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "steps_per_iteration", "updates_per_iteration", "batch_size", "buffer_capacity",
+                     "policy_delay", "atoms"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("warmup_steps", "her_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        replay.check_capacity(self.buffer_capacity, self.num_envs)
+        if self.atoms < 2 or not self.v_max > self.v_min:
+            raise ValueError(f"the return support needs atoms >= 2 and v_max > v_min, got {self.atoms}, "
+                             f"[{self.v_min}, {self.v_max}]")
+        for name in ("actor_learning_rate", "critic_learning_rate", "reward_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 < self.gamma <= 1.0 or not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"gamma and tau must be in (0, 1], got {self.gamma}, {self.tau}")
+        if not 0.0 <= self.noise_std_min <= self.noise_std_max:
+            raise ValueError(f"need 0 <= noise_std_min <= noise_std_max, got {self.noise_std_min}, {self.noise_std_max}")
+        if self.target_noise < 0 or self.target_noise_clip < 0:
+            raise ValueError("target_noise and target_noise_clip must be >= 0")
+        if self.obs_clip is not None and not self.obs_clip > 0:
+            raise ValueError(f"obs_clip must be > 0 or None, got {self.obs_clip}")
+        for name in ("actor_hidden", "critic_hidden"):
+            check_widths(name, getattr(self, name))
+        get_activation(self.activation)
+
+    @property
+    def env_steps_per_iteration(self) -> int:
+        return self.num_envs * self.steps_per_iteration
+
+    @property
+    def samples_per_env_step(self) -> float:
+        """Gradient samples per env step collected: U * batch_size / env_steps_per_iteration."""
+        return self.updates_per_iteration * self.batch_size / self.env_steps_per_iteration
+
+    def noise_scales(self) -> "jnp.ndarray":
+        """[N] each env's exploration noise std, evenly from noise_std_min to noise_std_max."""
+        return jnp.linspace(self.noise_std_min, self.noise_std_max, self.num_envs, dtype=jnp.float32)
