@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mjx_gr00t.rl import replay
-from mjx_gr00t.rl.networks import ActorIndices, actor_obs, check_widths, get_activation, normalize_obs
+from mjx_gr00t.rl.off_policy_checks import check_common
+from mjx_gr00t.rl.networks import ActorIndices, actor_obs, get_activation, normalize_obs
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.rollout import NormalizerState
 from mjx_gr00t.rl.sac_losses import (
@@ -81,15 +81,9 @@ class SACConfig:
     """Rewards are multiplied by this in the critic target."""
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "steps_per_iteration", "batch_size", "buffer_capacity"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("warmup_steps", "her_k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        replay.check_capacity(self.buffer_capacity, self.num_envs)
+        check_common(self, positive_ints=("num_envs", "steps_per_iteration", "batch_size", "buffer_capacity"),
+                     rates=("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate", "init_alpha",
+                            "reward_scale"))
         per_iteration = self.num_envs * self.steps_per_iteration
         updates = self.utd_ratio * per_iteration
         if not (self.utd_ratio > 0 and updates >= 1 - 1e-6 and abs(updates - round(updates)) < 1e-6):
@@ -98,22 +92,9 @@ class SACConfig:
                 f"{updates} updates per iteration; it must be a positive integer (e.g. utd_ratio = "
                 f"{max(1, round(updates))}/{per_iteration})"
             )
-        for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
-                     "init_alpha", "reward_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0.0 < self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        if self.obs_clip is not None and not self.obs_clip > 0:
-            raise ValueError(f"obs_clip must be > 0 or None, got {self.obs_clip}")
         if not LOG_STD_MIN <= self.init_log_std <= LOG_STD_MAX:
             raise ValueError(
                 f"init_log_std must be in [{LOG_STD_MIN}, {LOG_STD_MAX}], got {self.init_log_std}")
-        for name in ("actor_hidden", "critic_hidden"):
-            check_widths(name, getattr(self, name))
-        get_activation(self.activation)
 
     @property
     def env_steps_per_iteration(self) -> int:

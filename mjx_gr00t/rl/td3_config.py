@@ -8,8 +8,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
-from mjx_gr00t.rl import replay
-from mjx_gr00t.rl.networks import check_widths, get_activation
+from mjx_gr00t.rl.off_policy_checks import check_common
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,33 +57,16 @@ class FastTD3Config:
     reward_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "steps_per_iteration", "updates_per_iteration", "batch_size", "buffer_capacity",
-                     "policy_delay", "atoms"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("warmup_steps", "her_k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        replay.check_capacity(self.buffer_capacity, self.num_envs)
+        check_common(self, positive_ints=("num_envs", "steps_per_iteration", "updates_per_iteration", "batch_size",
+                                          "buffer_capacity", "policy_delay", "atoms"),
+                     rates=("actor_learning_rate", "critic_learning_rate", "reward_scale"))
         if self.atoms < 2 or not self.v_max > self.v_min:
             raise ValueError(f"the return support needs atoms >= 2 and v_max > v_min, got {self.atoms}, "
                              f"[{self.v_min}, {self.v_max}]")
-        for name in ("actor_learning_rate", "critic_learning_rate", "reward_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0.0 < self.gamma <= 1.0 or not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"gamma and tau must be in (0, 1], got {self.gamma}, {self.tau}")
         if not 0.0 <= self.noise_std_min <= self.noise_std_max:
             raise ValueError(f"need 0 <= noise_std_min <= noise_std_max, got {self.noise_std_min}, {self.noise_std_max}")
         if self.target_noise < 0 or self.target_noise_clip < 0:
             raise ValueError("target_noise and target_noise_clip must be >= 0")
-        if self.obs_clip is not None and not self.obs_clip > 0:
-            raise ValueError(f"obs_clip must be > 0 or None, got {self.obs_clip}")
-        for name in ("actor_hidden", "critic_hidden"):
-            check_widths(name, getattr(self, name))
-        get_activation(self.activation)
 
     @property
     def env_steps_per_iteration(self) -> int:

@@ -26,6 +26,7 @@ from mjx_gr00t import distributed
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl import her, replay
 from mjx_gr00t.rl.distributional import cross_entropy, expected_value, project, support
+from mjx_gr00t.rl.off_policy_checks import gated
 from mjx_gr00t.rl.networks import actor_input_indices, actor_obs, get_activation, normalize_obs
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.replay import ReplayBuffer
@@ -150,13 +151,4 @@ def make_learner_step(config: FastTD3Config, env: Env, residual: bool, mesh: Mes
         learner, stats = jax.lax.scan(lambda c, s: update(c, s, buffer, normalizer, res_alpha), learner, steps)
         return learner, {k: jnp.mean(v) for k, v in stats.items()}
 
-    def no_updates(learner: Learner, key: jax.Array, buffer: ReplayBuffer, normalizer: NormalizerState,
-                   res_alpha: jax.Array) -> tuple[Learner, dict[str, jax.Array]]:
-        stats = jax.eval_shape(updates, learner, key, buffer, normalizer, res_alpha)[1]
-        return learner, {k: jnp.zeros(v.shape, v.dtype) for k, v in stats.items()}
-
-    def learner_step(learner: Learner, key: jax.Array, buffer: ReplayBuffer, normalizer: NormalizerState,
-                     res_alpha: jax.Array, learn: jax.Array) -> tuple[Learner, dict[str, jax.Array]]:
-        return jax.lax.cond(learn, updates, no_updates, learner, key, buffer, normalizer, res_alpha)
-
-    return learner_step
+    return gated(updates)
