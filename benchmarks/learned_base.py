@@ -95,6 +95,10 @@ def _planner_time(metrics_path: str, wall_s: float | None) -> dict[str, Any]:
 
 
 def main(args: Args) -> dict[str, Any]:
+    for name in ("episodes", "bc_steps", "ppo_steps", "num_envs", "n_action_steps", "eval_episodes"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"python -m benchmarks.learned_base: error: --{name.replace('_', '-')} must be >= 1, "
+                             f"got {getattr(args, name)}")
     os.makedirs(args.out, exist_ok=True)
     data, ckpt, run = (os.path.join(args.out, d) for d in ("data", "ckpt", "run"))
     stages = {}

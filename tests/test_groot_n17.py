@@ -156,7 +156,7 @@ def test_both_in_process_paths_give_one_chunk(n17_dir: str) -> None:
 
 def test_version_is_read_from_the_checkpoint_or_a_flag(n17_dir: str, tiny_dir: str) -> None:
     assert resolve_version("auto", n17_dir, True) == "n1.7" and resolve_version("auto", tiny_dir, True) == "n1.5"
-    with pytest.raises(ValueError, match="--groot.version n1.5 but .* is a GR00T n1.7 checkpoint"):
+    with pytest.raises(ValueError, match="version n1.5 was asked for .* is a GR00T n1.7 checkpoint"):
         GrootBase.from_pretrained(GrootSettings(model=n17_dir, version="n1.5"))
     assert resolve_version("auto", "nvidia/GR00T-N1.7-3B", False) == "n1.7"
     assert resolve_version("auto", "nvidia/GR00T-N1.5-3B", False) == "n1.5"

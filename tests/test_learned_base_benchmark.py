@@ -28,3 +28,11 @@ def test_a_stage_runs_or_is_reused_and_a_failure_names_its_log(tmp_path):
         "command": "json.tool", "wall_s": None, "reused": True}
     with pytest.raises(SystemExit, match="bad.log"):
         _stage("bad", ["json.tool", str(tmp_path / "no-such-file.json")], False, str(tmp_path / "bad.log"))
+
+
+def test_absurd_sizes_are_one_line(tmp_path):
+    from benchmarks.learned_base import Args, main
+
+    with pytest.raises(SystemExit, match="--episodes must be >= 1, got 0"):
+        main(Args(out=str(tmp_path / "x"), episodes=0))
+    assert not (tmp_path / "x").exists()  # nothing started, nothing written

@@ -73,8 +73,9 @@ def resolve_version(flag: str, model_path: str, local: bool) -> str:
     if local:
         found = checkpoint_version(model_path)
         if flag not in ("auto", found):
-            raise ValueError(f"--groot.version {flag} but {model_path!r} is a GR00T {found} checkpoint (its files say "
-                             "so); drop the flag or pass the matching checkpoint")
+            raise ValueError(f"version {flag} was asked for (--groot.version, or the server's --version) but "
+                             f"{model_path!r} is a GR00T {found} checkpoint (its files say so); drop the flag or pass "
+                             "the matching checkpoint")
         return found
     if flag != "auto":
         return flag
