@@ -21,6 +21,7 @@ from mjx_gr00t.rl.ppo_config import PPOConfig
 ALGO: str = "ablate_dr"
 DEFAULT_BASE: dict[str, str] = {
     "paper_square": "ik", "fetch_reach": "script", "fetch_push": "script", "fetch_pick_place": "script",
+    "so101_reach": "script", "so101_push": "script", "so101_pick_place": "script",
 }
 
 
@@ -33,9 +34,9 @@ class AblationSettings:
     steps; measured 19.6 min in all on a 2-core AMD EPYC (5,334 env-steps/s)."""
 
     scene: str = "paper_square"
-    """Registered scene with a DR config (paper_square, fetch_push, fetch_pick_place, fetch_reach)."""
+    """Registered scene with a DR config (paper_square, the fetch_* and so101_* goal scenes)."""
     base: Literal["ik", "script", "zero"] | None = None
-    """Base policy; default: 'ik' on paper_square, 'script' on the fetch_* scenes."""
+    """Base policy; default: 'ik' on paper_square, 'script' on the fetch_* and so101_* scenes."""
     engine: Literal["auto", "c", "mjx", "warp"] = "auto"
     """Physics engine; 'auto' is 'c' on a CPU-only machine and 'mjx' on an accelerator."""
     arms: tuple[str, ...] | None = None

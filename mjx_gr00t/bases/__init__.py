@@ -3,7 +3,7 @@
 - `zero`: no base action (plain RL).
 - `ik`: the scripted Jacobian-IK push (paper task).
 - `script`: the scripted Cartesian controller of the Fetch-like tasks (approach, grasp, lift,
-  carry; push; reach).
+  carry; push; reach), and its SO-101 form on the SO-101 goal tasks (`so101_script`).
 - `groot`: GR00T N1.5 action chunks (paper task), a `chunked.ChunkedJointBase` around a host chunk
   planner. The planner is torch code, so it comes from the caller (`bridge.groot.planner`): this
   package never imports torch.
@@ -19,9 +19,11 @@ from mjx_gr00t.bases.chunked import ChunkedJointBase, ChunkPlanner
 from mjx_gr00t.bases.fetch_script import FetchScriptBase
 from mjx_gr00t.bases.ik import IKPushBase
 from mjx_gr00t.bases.rig_drag import RigDragBase
+from mjx_gr00t.bases.so101_script import So101ScriptBase
 from mjx_gr00t.bases.zero import ZeroBase
 from mjx_gr00t.envs import registry
 from mjx_gr00t.envs.paper_rig import PaperRigTask
+from mjx_gr00t.envs.so101_goal.task import So101GoalTask
 from mjx_gr00t.residual import Base, CarryBase
 
 PlannerFactory = Callable[[Any], ChunkPlanner]
@@ -38,13 +40,13 @@ def _groot(task: Any, planner: PlannerFactory | None) -> CarryBase:
 BUILDERS: dict[str, Callable[[Any, PlannerFactory | None], Base | CarryBase]] = {
     "zero": lambda task, planner: ZeroBase(task.action_size),
     "ik": lambda task, planner: RigDragBase(task) if isinstance(task, PaperRigTask) else IKPushBase(task),
-    "script": lambda task, planner: FetchScriptBase(task),
+    "script": lambda task, planner: So101ScriptBase(task) if isinstance(task, So101GoalTask) else FetchScriptBase(task),
     "groot": _groot,
 }
 WHAT: dict[str, str] = {
     "zero": "no base (plain RL)",
     "ik": "the paper task's scripted push (on the rig: a fingertip drag)",
-    "script": "the Fetch-like scenes' scripted controller",
+    "script": "the Fetch-like and SO-101 goal scenes' scripted controller",
     "groot": "GR00T driving the SO-101 arm's joint targets",
 }
 BASES: tuple[str, ...] = tuple(BUILDERS)

@@ -33,6 +33,7 @@ import numpy as np
 
 from mjx_gr00t.envs.base import State
 from mjx_gr00t.envs.fetch.task import FetchTask
+from mjx_gr00t.envs.so101_goal.task import So101GoalTask
 from mjx_gr00t.kinematics import quat_to_mat
 
 
@@ -52,6 +53,8 @@ class FetchScriptConfig:
     """Grip-site height error at which the fingers close, m."""
     grasp_margin: float = 0.006
     """The fingers hold the cube when their opening is within this of its half-edge, m."""
+    hold_margin: float = 0.0
+    """The cube counts as held when its centre is within its half-edge plus this of the grip site, m."""
     open_margin: float = 0.015
     """The fingers must be this much wider than the cube before descending, m."""
     contact_gap: float = 0.01
@@ -77,8 +80,8 @@ class FetchScriptBase:
     name = "fetch_script"
     goal_context_size = GOAL_CONTEXT_SIZE
 
-    def __init__(self, task: FetchTask, config: FetchScriptConfig = FetchScriptConfig()) -> None:
-        if not isinstance(task, FetchTask):
+    def __init__(self, task: FetchTask | So101GoalTask, config: FetchScriptConfig = FetchScriptConfig()) -> None:
+        if not isinstance(task, (FetchTask, So101GoalTask)):
             raise ValueError(
                 f"the fetch_script base drives the Fetch-like tasks; got {type(task).__name__} "
                 "(use --base zero)")
@@ -143,7 +146,7 @@ class FetchScriptBase:
         rel = obj - grip
         aligned = jnp.linalg.norm(rel[:2]) < c.align_radius
         at_height = jnp.abs(rel[2]) < c.grasp_height
-        holding = (jnp.abs(opening - half) < c.grasp_margin) & (jnp.linalg.norm(rel) < half)
+        holding = (jnp.abs(opening - half) < c.grasp_margin) & (jnp.linalg.norm(rel) < half + c.hold_margin)
         wide = opening > half + c.open_margin
         above = obj + jnp.array([0.0, 0.0, half + c.hover])
         # Descend only when aligned and open (or already around the cube).

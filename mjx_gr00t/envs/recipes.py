@@ -58,6 +58,9 @@ _SAC = {"num_envs": 32, "total_steps": 640_000, "steps_per_iteration": 8, "utd_r
         "alpha_learning_rate": 3e-4, "gamma": 0.98, "tau": 0.005, "warmup_steps": 10_000, "her": True, "her_k": 4,
         "checkpoint_every": 100, "keep_checkpoints": 2}
 
+_FAST_TD3 = {"num_envs": 512, "total_steps": 3_000_000, "updates_per_iteration": 4, "batch_size": 1024,
+              "buffer_capacity": 1_024_000, "her": True, "her_k": 4, "checkpoint_every": 200, "keep_checkpoints": 2}
+
 FETCH_PUSH: dict[str, Recipe] = {
     "zero/sac": Recipe(algo="sac", base="zero", settings=_SAC,
                        result="98.0 % in 33.4 min (benchmarks/results/residual_sac_fetch_cpu2.json)"),
@@ -68,7 +71,20 @@ FETCH_PICK_PLACE: dict[str, Recipe] = {
         algo="sac", base="script",
         settings={**_SAC, "alpha": 0.5, "residual_apply_start": 0.5, "warmup_steps": 5000, "total_steps": 150_000},
         result="scripted base 98.0 % -> 99.2 % in 6.4 min (benchmarks/results/residual_sac_fetch_cpu2.json)"),
+    "zero/fast_td3": Recipe(algo="fast_td3", base="zero", settings=_FAST_TD3,
+                            result="not yet measured"),
     "zero/sac": Recipe(
         algo="sac", base="zero", settings={**_SAC, "total_steps": 2_000_000, "buffer_capacity": 1_000_000},
         result="100.0 % in 132 min, 75.8 % at 1.5 M steps (benchmarks/results/residual_sac_fetch_cpu2.json)"),
+}
+
+_SO101_FAST_TD3 = {**_FAST_TD3, "total_steps": 2_000_000}
+
+SO101_PICK_PLACE: dict[str, Recipe] = {
+    "script/fast_td3": Recipe(
+        algo="fast_td3", base="script",
+        settings={**_FAST_TD3, "alpha": 0.5, "residual_apply_start": 0.5, "warmup_steps": 10_240,
+                  "total_steps": 500_000},
+        result="not yet measured"),
+    "zero/fast_td3": Recipe(algo="fast_td3", base="zero", settings=_SO101_FAST_TD3, result="not yet measured"),
 }

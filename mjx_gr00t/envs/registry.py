@@ -120,3 +120,13 @@ register("fetch_push", fetch_push.build, fetch_push.FetchPushConfig(), bases=FET
          recipes=recipe_data.FETCH_PUSH)
 register("fetch_pick_place", fetch_pick_place.build, fetch_pick_place.FetchPickPlaceConfig(), bases=FETCH_BASES,
          recipes=recipe_data.FETCH_PICK_PLACE)
+
+
+# The SO-101 goal-conditioned tasks: Fetch's semantics on the twin's arm (envs/so101_goal).
+from mjx_gr00t.envs.so101_goal import tasks as so101_goal  # noqa: E402
+
+SO101_GOAL_BASES: tuple[str, ...] = ("script", "zero")
+register("so101_reach", so101_goal.build, so101_goal.So101ReachConfig(), bases=SO101_GOAL_BASES)
+register("so101_push", so101_goal.build, so101_goal.So101PushConfig(), bases=SO101_GOAL_BASES)
+register("so101_pick_place", so101_goal.build, so101_goal.So101PickPlaceConfig(), bases=SO101_GOAL_BASES,
+         recipes=recipe_data.SO101_PICK_PLACE)

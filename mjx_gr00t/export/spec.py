@@ -12,7 +12,7 @@ import dataclasses
 
 from mjx_gr00t.export.groot import GrootExport
 
-ALGOS: tuple[str, ...] = ("ppo", "sac")
+ALGOS: tuple[str, ...] = ("ppo", "sac", "fast_td3")
 ACTIVATION_FORMULAS: dict[str, str] = {
     "swish": "x * sigmoid(x)  (torch.nn.SiLU)",
     "tanh": "tanh(x)",
@@ -41,7 +41,7 @@ class ExportSpec:
     base: str
     """Name of the base policy the residual was trained on."""
     algo: str
-    """'ppo' or 'sac'."""
+    """One of ALGOS: 'ppo', 'sac' or 'fast_td3'."""
     hidden: tuple[int, ...]
     """Hidden widths of the mean MLP; must match the params."""
     activation: str
@@ -65,7 +65,7 @@ class ExportSpec:
     """Free-text description of the unit conventions."""
     squash: str = "clip"
     """How the head's output becomes the residual: 'clip' to [-1, 1] (PPO's Gaussian mean) or
-    'tanh' (SAC's squashed Gaussian)."""
+    'tanh' (SAC's squashed Gaussian, the fast TD3 learner's tanh actor)."""
     obs_mode: str = ""
     """The scene's observation mode where it has several (paper task: 'robot', what a real SO-101
     with LeRobot and the top camera gives; or 'privileged'); written as residual.json's "obs_mode"

@@ -65,6 +65,17 @@ def sac_actor_as_mean_params(actor_params: Mapping[str, Any], action_size: int) 
     return {"params": {"mean": mean, "log_std": np.zeros(action_size, np.float32)}}
 
 
+def deterministic_actor_as_mean_params(actor_params: Mapping[str, Any], action_size: int) -> dict[str, Any]:
+    """A deterministic tanh actor's params ({'params': {'net': MLP with an [A] head}}, the fast TD3
+    learner's) in the layout `write_export` takes, with a zero log_std. Export it with
+    `ExportSpec(squash='tanh')`. ValueError when the head is not `action_size` wide."""
+    net = {k: v for k, v in actor_params.get("params", actor_params)["net"].items()}
+    width = np.asarray(net["head"]["bias"]).shape[-1]
+    if width != action_size:
+        raise ValueError(f"the actor's head has {width} outputs, the action {action_size}")
+    return {"params": {"mean": net, "log_std": np.zeros(action_size, np.float32)}}
+
+
 def _layer_meta(tensors: Mapping[str, np.ndarray], layers: Sequence[str], activation: str) -> list[dict[str, Any]]:
     """One record per linear layer: tensor names, sizes and the activation that follows it."""
     out = []

@@ -1,13 +1,13 @@
 """The registry of learning algorithms the runner can drive.
 
     algos.get("ppo").init(config, env, key)
-    algos.names()          # ['ppo', 'sac']
+    algos.names()          # ['fast_td3', 'ppo', 'sac']
 
 A new algorithm is one module that builds its `Algo` record (see ppo_algo.py) and one `register`
 line below.
 """
 
-from mjx_gr00t.rl import ppo_algo, sac_algo
+from mjx_gr00t.rl import ppo_algo, sac_algo, td3_algo
 from mjx_gr00t.rl.algo import Algo
 
 _ALGOS: dict[str, Algo] = {}
@@ -34,3 +34,4 @@ def get(name: str) -> Algo:
 
 register(ppo_algo.ALGO)
 register(sac_algo.ALGO)
+register(td3_algo.ALGO)

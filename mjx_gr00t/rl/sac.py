@@ -1,5 +1,7 @@
 """Soft actor-critic (Haarnoja et al. 2018) that runs entirely under `jax.jit`, with optional HER
-and residual RL. Generic over envs that follow `envs.base` (see `rollout.Env`).
+and residual RL. Generic over envs that follow `envs.base` (see `rollout.Env`). The same train step
+drives the fast TD3-family learner: a `FastTD3Config` in place of the `SACConfig` swaps the learner,
+its exploration and its metrics (`off_policy_agent`); rollout, replay, HER and residual are shared.
 
     config = SACConfig(num_envs=64, steps_per_iteration=8, utd_ratio=0.25, ...)
     state = init(config, env, jax.random.PRNGKey(0))   # checks the replay buffer fits in memory
@@ -32,6 +34,7 @@ episode metrics); import them from those modules.
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -49,9 +52,9 @@ from mjx_gr00t.rl.networks import ActorIndices, actor_input_indices, actor_obs, 
 from mjx_gr00t.rl.replay import ReplayBuffer, Transition
 from mjx_gr00t.rl.rollout import Env, NormalizerState, RolloutStats, env_steps_float, reset_envs
 from mjx_gr00t.rl.rollout import rollout_metrics, strong, zero_env_steps
-from mjx_gr00t.rl.sac_config import Schedule, SACConfig, make_networks
-from mjx_gr00t.rl.sac_learner import Learner, env_action, goal_rebase, init_learner, make_learner_step
-from mjx_gr00t.rl.sac_losses import tanh_gaussian_sample
+from mjx_gr00t.rl.off_policy_agent import OffPolicyConfig, agent_for
+from mjx_gr00t.rl.sac_config import Schedule
+from mjx_gr00t.rl.sac_learner import env_action, goal_rebase
 
 TrainStep = Callable[["TrainState"], tuple["TrainState", dict[str, jax.Array]]]
 
@@ -60,14 +63,15 @@ TrainStep = Callable[["TrainState"], tuple["TrainState", dict[str, jax.Array]]]
 class TrainState:
     """Everything SAC carries from one iteration to the next (checkpoint all of it to resume).
 
-    learner: `Learner`. normalizer: brax running statistics of observations. buffer: the replay
+    learner: the agent's (`sac_learner.Learner`, `td3_learner.Learner`). normalizer: brax running
+    statistics of observations. buffer: the replay
     `ReplayBuffer` of `Transition`s. env_state: batched env `State`, leaves [N, ...]. key: raw uint32
     PRNG key. iteration: () int32 `train_step` calls. env_steps: brax `UInt64` env steps so far.
     grad_updates: () int32 gradient updates so far. actor_indices: static; the observation entries
     the actor reads (`networks.actor_input_indices` of the env's spec; None: all).
     """
 
-    learner: Learner
+    learner: Any
     normalizer: NormalizerState
     buffer: ReplayBuffer
     env_state: State
@@ -119,12 +123,12 @@ def example_transition(env: Env, rebase: BaseRebase | None = None) -> Transition
                       done=zero, truncation=zero, next_obs=obs, obs_context=context, next_context=context)
 
 
-def buffer_memory_bytes(config: SACConfig, env: Env) -> int:
+def buffer_memory_bytes(config: OffPolicyConfig, env: Env) -> int:
     """Bytes the replay buffer of `config` takes on the device (report it at start-up)."""
     return replay.memory_bytes(config.buffer_capacity, example_transition(env, goal_rebase(config, env)))
 
 
-def init(config: SACConfig, env: Env, key: jax.Array, available_bytes: int | None = None, *,
+def init(config: OffPolicyConfig, env: Env, key: jax.Array, available_bytes: int | None = None, *,
          mesh: Mesh | None = None) -> TrainState:
     """A fresh TrainState: networks, optimisers, normaliser, an empty buffer and reset envs.
 
@@ -152,14 +156,14 @@ def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
 
 
 @functools.lru_cache(maxsize=16)
-def _jitted_init(config: SACConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
+def _jitted_init(config: OffPolicyConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
     indices = actor_input_indices(env.spec)
     actor_size = None if indices is None else len(indices)
 
     def _init(key: jax.Array) -> TrainState:
         key, k_actor, k_critic, k_env = jax.random.split(key, 4)
         state = TrainState(
-            learner=init_learner(config, env.observation_size, env.action_size, k_actor, k_critic, actor_size),
+            learner=agent_for(config).init_learner(config, env.observation_size, env.action_size, k_actor, k_critic, actor_size),
             normalizer=running_statistics.init_state(jnp.zeros((env.observation_size,), jnp.float32)),
             buffer=replay.allocate(config.buffer_capacity, example_transition(env, goal_rebase(config, env)),
                                    config.num_envs),
@@ -183,7 +187,7 @@ def check_residual_env(env: Env) -> None:
 
 
 def make_train_step(
-    config: SACConfig, env: Env, alpha_fn: Schedule | None = None,
+    config: OffPolicyConfig, env: Env, alpha_fn: Schedule | None = None,
     apply_prob_fn: Schedule | None = None, donate: bool = True, *, mesh: Mesh | None = None,
 ) -> TrainStep:
     """The jitted `train_step(TrainState) -> (TrainState, metrics)`; one call = one SAC iteration.
@@ -211,7 +215,7 @@ def make_train_step(
 
 @functools.lru_cache(maxsize=16)
 def _make_train_step(
-    config: SACConfig, env: Env, alpha_fn: Schedule | None, apply_prob_fn: Schedule | None,
+    config: OffPolicyConfig, env: Env, alpha_fn: Schedule | None, apply_prob_fn: Schedule | None,
     donate: bool, mesh: Mesh | None,
 ) -> TrainStep:
     if apply_prob_fn is not None and alpha_fn is None:
@@ -219,8 +223,9 @@ def _make_train_step(
     residual = alpha_fn is not None
     if residual:
         check_residual_env(env)
-    learner_step = make_learner_step(config, env, residual, mesh)
-    actor, _ = make_networks(config, env.action_size)
+    agent = agent_for(config)
+    learner_step = agent.make_learner_step(config, env, residual, mesh)
+    explore = agent.make_explore(config, env.action_size)
     indices = actor_input_indices(env.spec)
     a_size = env.action_size
     rebase = goal_rebase(config, env)
@@ -235,8 +240,7 @@ def _make_train_step(
             state = carry.env_state
             k_pi, k_rand, k_apply = jax.random.split(step_key, 3)
             obs_n = normalize_obs(config, ts.normalizer, state.obs)
-            mean, log_std = actor.apply(ts.learner.actor_params, actor_obs(indices, obs_n))
-            a, _ = tanh_gaussian_sample(k_pi, mean, log_std)
+            a = explore(ts.learner, actor_obs(indices, obs_n), k_pi)
             a = jnp.where(random_phase, jax.random.uniform(k_rand, a.shape, a.dtype, -1.0, 1.0), a)
             applied = jax.random.bernoulli(k_apply, apply_p, (config.num_envs,)).astype(jnp.float32)
             u = env_action(a, res_alpha, residual) * (applied[:, None] if residual else 1.0)
@@ -291,7 +295,7 @@ def _make_train_step(
         metrics = {
             **rollout_metrics(carry.stats, ts.env_state, carry.env_state, config.env_steps_per_iteration),
             **update_stats,
-            "train/alpha": jnp.exp(learner.log_alpha),
+            **agent.learner_metrics(learner),
             "train/updates": n_updates.astype(jnp.float32),
             "train/random_actions": (steps < config.warmup_steps).astype(jnp.float32),
             "buffer/size": replay.num_transitions(carry.buffer).astype(jnp.float32),

@@ -3,7 +3,6 @@
 import functools
 from typing import Any
 
-import jax
 
 from mjx_gr00t.export.write import sac_actor_as_mean_params
 from mjx_gr00t.rl import her, sac
@@ -13,23 +12,18 @@ from mjx_gr00t.rl.sac_config import SACConfig, make_policy
 from mjx_gr00t.rl.sac_learner import goal_rebase
 
 
-def _check(config: SACConfig, env: Any) -> None:
+def check(config: SACConfig, env: Any) -> None:
     """HER needs a goal-conditioned env (ValueError saying so)."""
     if config.her:
         her.goal_spec(env)
 
 
-def _init(config: SACConfig, env: Any, key: jax.Array) -> sac.TrainState:
-    """ValueError when the replay buffer does not fit in memory."""
-    return sac.init(config, env, key)
-
-
-def _make_train_step(config: SACConfig, env: Any, schedules: Schedules) -> Any:
+def make_train_step(config: SACConfig, env: Any, schedules: Schedules) -> Any:
     return sac.make_train_step(config, env, alpha_fn=schedules.alpha, apply_prob_fn=schedules.apply_prob,
                                donate=False)
 
 
-def _inference_params(state: sac.TrainState) -> PolicyParams:
+def inference_params(state: sac.TrainState) -> PolicyParams:
     return PolicyParams(network=state.learner.actor_params, normalizer=state.normalizer,
                         actor_indices=state.actor_indices)
 
@@ -52,7 +46,7 @@ def _export_network(config: SACConfig) -> ExportNetwork:
                          normalize_obs=config.normalize_obs, obs_clip=config.obs_clip, squash="tanh")
 
 
-def _describe(config: SACConfig, env: Any) -> str:
+def describe(config: SACConfig, env: Any) -> str:
     her_text = "off"
     if config.her:
         her_text = "on" if goal_rebase(config, env) is None else "on (base recomputed for hindsight goals)"
@@ -65,7 +59,7 @@ def _describe(config: SACConfig, env: Any) -> str:
 ALGO = Algo(
     name="sac", config_type=SACConfig, default_recipe="fetch_push/zero/sac",
     steps_per_iteration=lambda config: config.env_steps_per_iteration, resolve=lambda config, _: config,
-    check=_check, init=_init, make_train_step=_make_train_step, inference_params=_inference_params,
-    policy_fn=_policy_fn, export_params=_export_params, export_network=_export_network, describe=_describe,
+    check=check, init=sac.init, make_train_step=make_train_step, inference_params=inference_params,
+    policy_fn=_policy_fn, export_params=_export_params, export_network=_export_network, describe=describe,
     applies_residual_stochastically=True,
 )

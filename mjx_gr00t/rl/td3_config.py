@@ -34,9 +34,11 @@ class FastTD3Config:
     policy_delay: int = 2
     """The actor updates on every policy_delay-th update of an iteration (the critics on all)."""
     actor_hidden: tuple[int, ...] = (256, 256)
-    critic_hidden: tuple[int, ...] = (512, 256)
+    critic_hidden: tuple[int, ...] = (256, 256)
+    """Each twin's widths: SAC's on this CPU (FastTD3's larger critics cost more per sample than the
+    updates they save)."""
     activation: str = "relu"
-    atoms: int = 101
+    atoms: int = 51
     """Atoms of the categorical return distribution on [v_min, v_max]."""
     v_min: float = -50.0
     v_max: float = 0.0
@@ -47,6 +49,9 @@ class FastTD3Config:
     target_noise: float = 0.2
     target_noise_clip: float = 0.5
     """Target policy smoothing: N(0, target_noise) clipped to +-target_noise_clip on the next action."""
+    action_l2: float = 1.0
+    """Penalty on the actor's squared output in its loss (DDPG + HER's action_l2; in residual mode
+    the penalty on the applied residual), as a mean over the action entries."""
     zero_init_actor_head: bool = True
     warmup_steps: int = 10_240
     """Env steps (all envs) of uniformly random actions before the first update."""
@@ -65,8 +70,8 @@ class FastTD3Config:
                              f"[{self.v_min}, {self.v_max}]")
         if not 0.0 <= self.noise_std_min <= self.noise_std_max:
             raise ValueError(f"need 0 <= noise_std_min <= noise_std_max, got {self.noise_std_min}, {self.noise_std_max}")
-        if self.target_noise < 0 or self.target_noise_clip < 0:
-            raise ValueError("target_noise and target_noise_clip must be >= 0")
+        if self.target_noise < 0 or self.target_noise_clip < 0 or self.action_l2 < 0:
+            raise ValueError("target_noise, target_noise_clip and action_l2 must be >= 0")
 
     @property
     def env_steps_per_iteration(self) -> int:

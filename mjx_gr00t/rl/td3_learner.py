@@ -6,8 +6,8 @@ Each update, with M transitions and K atoms (`rl.distributional`):
 - critics: the next action is the actor's at s' plus clipped Gaussian smoothing noise; of the two
   target critics' distributions at (s', a') the one with the smaller mean is projected onto the
   support after r + gamma (1 - terminated) z, and both online critics regress it by cross-entropy;
-- actor (every `policy_delay`-th update): maximise the mean of the two critics' expected values at
-  (s, pi(s));
+- actor (every `policy_delay`-th update, counted within the iteration): maximise the mean of the two critics' expected values at
+  (s, pi(s)) less `action_l2` x mean(pi(s)^2) (in residual mode: the penalty on the applied residual);
 - targets: Polyak with a fast tau.
 In residual mode the critics see the summed action clip(base + u) (`sac_losses.critic_input_action`),
 the actor's output a becomes u = scale_residual(a, alpha). The learner-step signature is SAC's
@@ -132,23 +132,34 @@ def make_learner_step(config: FastTD3Config, env: Env, residual: bool, mesh: Mes
         def actor_loss(params: Params) -> jax.Array:
             a = actor.apply(params, actor_obs(indices, obs_n))
             logits = critic.apply(critic_params, obs_n, critic_input_action(batch.obs, to_env(a, res_alpha), residual))
-            return -jnp.mean(expected_value(logits, z))
+            # The penalty on the actor's output (DDPG + HER's action_l2): without it the deterministic
+            # actor drifts to the action bounds and stays there.
+            return -jnp.mean(expected_value(logits, z)) + config.action_l2 * jnp.mean(jnp.square(a))
 
-        a_loss, a_grads = jax.value_and_grad(actor_loss)(learner.actor_params)
-        a_updates, actor_opt_state = actor_opt.update(a_grads, learner.actor_opt_state)
+        def actor_update(_: None) -> tuple[Params, optax.OptState, jax.Array]:
+            a_loss, a_grads = jax.value_and_grad(actor_loss)(learner.actor_params)
+            a_updates, actor_opt_state = actor_opt.update(a_grads, learner.actor_opt_state)
+            return optax.apply_updates(learner.actor_params, a_updates), actor_opt_state, a_loss
+
+        def no_actor_update(_: None) -> tuple[Params, optax.OptState, jax.Array]:
+            return learner.actor_params, learner.actor_opt_state, jnp.zeros((), jnp.float32)
+
+        # The delayed actor update: a real branch, so the skipped updates cost nothing.
         move = (index_in_iteration % config.policy_delay) == 0
-        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(move, n, o), new, old)  # noqa: E731
+        actor_params, actor_opt_state, a_loss = jax.lax.cond(move, actor_update, no_actor_update, None)
         new = Learner(
-            actor_params=keep(optax.apply_updates(learner.actor_params, a_updates), learner.actor_params),
-            critic_params=critic_params,
+            actor_params=actor_params, critic_params=critic_params,
             target_critic_params=polyak_update(learner.target_critic_params, critic_params, config.tau),
-            actor_opt_state=keep(actor_opt_state, learner.actor_opt_state), critic_opt_state=critic_opt_state)
-        return new, {"loss/critic": c_loss, "loss/actor": a_loss, "train/q_mean": jnp.mean(q)}
+            actor_opt_state=actor_opt_state, critic_opt_state=critic_opt_state)
+        return new, {"loss/critic": c_loss, "loss/actor": a_loss, "train/q_mean": jnp.mean(q),
+                     "actor_moved": move.astype(jnp.float32)}
 
     def updates(learner: Learner, key: jax.Array, buffer: ReplayBuffer, normalizer: NormalizerState,
                 res_alpha: jax.Array) -> tuple[Learner, dict[str, jax.Array]]:
         steps = (jnp.arange(config.updates_per_iteration), jax.random.split(key, config.updates_per_iteration))
         learner, stats = jax.lax.scan(lambda c, s: update(c, s, buffer, normalizer, res_alpha), learner, steps)
-        return learner, {k: jnp.mean(v) for k, v in stats.items()}
+        moved = stats.pop("actor_moved")
+        means = {k: jnp.mean(v) for k, v in stats.items()}
+        return learner, {**means, "loss/actor": jnp.sum(stats["loss/actor"]) / jnp.sum(moved)}
 
     return gated(updates)

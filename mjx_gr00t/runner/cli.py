@@ -61,8 +61,8 @@ def starting_config(algo: str, argv: Sequence[str]) -> RunConfig:
         if record["algo"] != algo:
             raise UsageError(f"{resume!r} holds a {record['algo']} run; resume it with train.residual_{record['algo']}")
         saved = legacy.config_of_record(record)
-        return dataclasses.replace(saved, run=dataclasses.replace(saved.run, stop_after=None, overwrite=False,
-                                                                  resume=None))
+        return dataclasses.replace(saved, run=dataclasses.replace(
+            saved.run, stop_after=None, stop_after_minutes=None, overwrite=False, resume=None))
     if recipe is None:
         return default_config(algo)
     config = recipe_config(recipe)

@@ -101,6 +101,9 @@ class RunSettings:
     """Newest checkpoints kept."""
     stop_after: int | None = None
     """Stop after this many iterations in this invocation (with a checkpoint); --resume goes on."""
+    stop_after_minutes: float | None = None
+    """Stop once this invocation has trained this many minutes (training clock: held-out evaluations
+    left out), after the iteration that crosses it, with a checkpoint; --resume goes on."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,9 +85,10 @@ def check_resume(out: str, algo: str, config: RunConfig) -> None:
 
 
 def saved_form(config: RunConfig) -> RunConfig:
-    """`config` as run.json keeps it: without the fields about one invocation (resume, stop_after, overwrite)."""
-    return dataclasses.replace(config, run=dataclasses.replace(config.run, resume=None, stop_after=None,
-                                                               overwrite=False))
+    """`config` as run.json keeps it: without the fields about one invocation (resume, stop_after,
+    stop_after_minutes, overwrite)."""
+    return dataclasses.replace(config, run=dataclasses.replace(
+        config.run, resume=None, stop_after=None, stop_after_minutes=None, overwrite=False))
 
 
 def config_diffs(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -137,7 +138,8 @@ def run_loop(
     train_step: Callable[[Any], tuple[Any, dict[str, jax.Array]]], steps_per_iteration: int,
     total_iterations: int, evaluate: Callable[[Any], dict[str, float]] | None = None,
 ) -> LoopResult:
-    """Runs iterations up to `total_iterations` (or --stop-after); SystemExit(130) after Ctrl-C.
+    """Runs iterations up to `total_iterations` (or --stop-after, --stop-after-minutes); SystemExit(130)
+    after Ctrl-C.
     The run directory is config.run.out; wandb's config is the resolved config as run.json holds it.
 
     evaluate(state) -> metrics runs every --eval-every iterations (if > 0), before the first iteration
@@ -159,6 +161,7 @@ def run_loop(
         evaluating = evaluate is not None and args.eval_every > 0
         if evaluating and int(state.iteration) == 0:   # where the curve starts: the initial policy
             log.write(0, log.off_the_clock(lambda: evaluate(state)))
+        deadline = None if args.stop_after_minutes is None else 60.0 * args.stop_after_minutes
         while int(state.iteration) < stop_at and not ctrl_c.is_set():
             state, metrics = train_step(state)
             iteration = int(state.iteration)
@@ -166,8 +169,11 @@ def run_loop(
             if evaluating and (iteration % args.eval_every == 0 or iteration == total_iterations):
                 metrics = {**metrics, **log.off_the_clock(lambda: evaluate(state))}
             log.write(int(state.env_steps), metrics)
-            if iteration % args.checkpoint_every == 0 or iteration == stop_at:
+            out_of_time = deadline is not None and time.perf_counter() - start - log.excluded_s >= deadline
+            if iteration % args.checkpoint_every == 0 or iteration == stop_at or out_of_time:
                 ckpt.save(iteration, state)
+            if out_of_time:
+                break
         interrupted = ctrl_c.is_set()
         if interrupted:
             if ckpt.latest_step() != int(state.iteration):

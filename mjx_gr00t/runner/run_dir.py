@@ -37,6 +37,8 @@ def validate_run_settings(args: RunSettings) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.stop_after is not None and args.stop_after < 1:
         raise UsageError(f"--stop-after must be >= 1, got {args.stop_after}")
+    if args.stop_after_minutes is not None and not args.stop_after_minutes > 0:
+        raise UsageError(f"--stop-after-minutes must be > 0, got {args.stop_after_minutes}")
 
 
 
