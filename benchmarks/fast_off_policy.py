@@ -53,10 +53,15 @@ class Settings:
     """Seconds each train step is timed for."""
     skip_curves: bool = False
     """Time the train steps only."""
+    quick: bool = False
+    """Tiny sizes for tests (16 envs, batch 64, a 1,600-transition buffer, 4 evaluation episodes)."""
     out_dir: str = "runs/fast_off_policy"
     """Where the curve runs' directories go."""
     json: str | None = None
     """Output path (default benchmarks/results/fast_off_policy_<scene>_<machine>.json)."""
+
+
+QUICK: dict[str, int] = {"num_envs": 16, "batch_size": 64, "buffer_capacity": 1600}
 
 
 def _config(algo: str, scene: str, **settings: Any) -> Any:
@@ -94,11 +99,16 @@ def cost(algo: str, scene: str, seconds: float, **settings: Any) -> dict[str, An
 
 def curve(scene: str, ratio: int, s: Settings) -> dict[str, Any]:
     """A fast-learner run at `ratio` samples per env step for `s.minutes`, and its held-out curve."""
-    cfg = _config("fast_td3", scene)
+    sizes = QUICK if s.quick else {}
+    cfg = _config("fast_td3", scene, **sizes)
     out = os.path.join(s.out_dir, f"{scene}_ratio{ratio}")
     argv = ["--scene", scene, "--base", "zero", "--updates-per-iteration", str(_updates(cfg, ratio)),
             "--stop-after-minutes", str(s.minutes), "--eval-every", str(s.eval_every),
             "--total-steps", "100000000", "--out", out, "--overwrite", "--wandb", "disabled"]
+    for name, value in sizes.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    if s.quick:
+        argv += ["--eval-every-episodes", "4", "--warmup-steps", "16"]
     if f"{scene}/zero/fast_td3" in recipes():
         argv = ["--recipe", f"{scene}/zero/fast_td3", *argv]
     cli.main("fast_td3", argv)
@@ -112,18 +122,46 @@ def curve(scene: str, ratio: int, s: Settings) -> dict[str, Any]:
             "time_to_target": time_to_target(by_time, s.target)}
 
 
+def plot(record: dict[str, Any], path: str) -> None:
+    """Held-out success against env steps and against training minutes, one line per ratio."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for c in record.get("curves", []):
+        points = c["curve"]
+        label = f"{c['ratio']} samples / env step"
+        axes[0].plot([p["env_steps"] / 1e6 for p in points], [p["success"] for p in points], label=label)
+        axes[1].plot([p["wall_s"] / 60 for p in points], [p["success"] for p in points], label=label)
+    for ax, xlabel in zip(axes, ("env steps (M)", "training minutes")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("held-out success")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"fast_td3 on {record['scene']}, zero base ({machine_line(record['machine'])})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     s = tyro.cli(Settings, args=argv, description=__doc__)
     info = machine()
     print(machine_line(info))
     record: dict[str, Any] = {"machine": info, "scene": s.scene, "settings": dataclasses.asdict(s), "cost": []}
     path = s.json or f"benchmarks/results/fast_off_policy_{s.scene}_{machine_tag()}.json"
-    sac = cost("sac", s.scene, s.cost_seconds)
+    sizes = QUICK if s.quick else {}
+    for ratio in s.ratios:  # refuse a bad ratio before timing anything
+        _updates(_config("fast_td3", s.scene, **sizes), ratio)
+    sac = cost("sac", s.scene, s.cost_seconds, **sizes)
     record["cost"].append(sac)
     print(f"sac: {sac['env_steps_per_s']:,.0f} env steps/s, {sac['us_per_gradient_sample']:.1f} us per gradient sample")
     for ratio in s.ratios:
-        fast = cost("fast_td3", s.scene, s.cost_seconds,
-                    updates_per_iteration=_updates(_config("fast_td3", s.scene), ratio))
+        fast = cost("fast_td3", s.scene, s.cost_seconds, **sizes,
+                    updates_per_iteration=_updates(_config("fast_td3", s.scene, **sizes), ratio))
         fast["vs_sac_env_steps_per_s"] = fast["env_steps_per_s"] / sac["env_steps_per_s"]
         record["cost"].append(fast)
         print(f"fast_td3 at {ratio} samples/env step: {fast['env_steps_per_s']:,.0f} env steps/s "
@@ -136,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             c = record["curves"][-1]
             print(f"ratio {ratio}: {c['final_success']:.1%} after {c['env_steps']:,} env steps in {c['wall_s'] / 60:.1f} min")
             write_record(path, record)
+        plot(record, path.replace(".json", ".png"))
     return record
 
 

@@ -1,6 +1,7 @@
-"""Success rate of the IK push base alone on the paper task, with DR on (or off).
+"""Success rate of a base policy alone (by default the IK base on the paper task), with DR on (or off).
 
     python -m benchmarks.ik_base --episodes 256 --json benchmarks/results/ik_base_paper_square_cpu2.json
+    python -m benchmarks.ik_base --scene so101_pick_place --base script --json benchmarks/results/script_base_so101_pick_place_cpu2.json
 
 Runs exactly the "base alone" row of `train.evaluate` and of a `train.residual_ppo` run's summary:
 the runner's residual env (`mjx_gr00t.runner.build.build_env`) with a zero residual, one
@@ -21,6 +22,7 @@ from mjx_gr00t import cli_args
 
 from benchmarks.common import machine_tag, write_record
 from benchmarks.runs import runner_config
+from mjx_gr00t.envs import registry
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.evaluation import run_episodes, summarise
 from mjx_gr00t.machine import machine, machine_line
@@ -31,7 +33,12 @@ HELD_OUT_SEED: int = 1_000_000  # train.evaluate's and the trainers' --eval-seed
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    """Measure the IK base's success rate on held-out episodes."""
+    """Measure a base's success rate on held-out episodes."""
+
+    scene: str = "paper_square"
+    """Registered scene."""
+    base: str = "ik"
+    """A base the scene lists (registry.bases)."""
 
     episodes: int = 256
     """Episodes (run as parallel envs, one episode each)."""
@@ -49,6 +56,10 @@ def validate(args: Args) -> None:
     """Raises UsageError (one line saying what to fix) for a bad flag."""
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.scene not in registry.scenes():
+        raise UsageError(f"--scene {args.scene!r} is not registered; scenes: {', '.join(registry.scenes())}")
+    if args.base not in registry.bases(args.scene):
+        raise UsageError(f"--base {args.base!r} does not suit {args.scene}; it has {', '.join(registry.bases(args.scene))}")
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise UsageError(f"--json {args.json!r}: its directory does not exist")
 
@@ -56,8 +67,8 @@ def validate(args: Args) -> None:
 def main(args: Args) -> dict[str, Any]:
     """Runs the episodes; returns the record (also printed, and written to --json)."""
     validate(args)
-    env = build_env(runner_config("ppo", scene="paper_square", base="ik", engine=args.engine, num_envs=args.episodes,
-                                  dr=args.dr == "on", residual_penalty=0.0))
+    env = build_env(runner_config("ppo", scene=args.scene, base=args.base, engine=args.engine,
+                                  num_envs=args.episodes, dr=args.dr == "on", residual_penalty=0.0))
     zero = jnp.zeros((args.episodes, env.action_size), jnp.float32)
     start = time.perf_counter()
     summary = summarise(run_episodes(env, lambda params, state, key: zero, None, args.episodes, args.seed))
@@ -67,14 +78,14 @@ def main(args: Args) -> dict[str, Any]:
     low, high = summary["success_ci95"]
     info = machine()
     record = {
-        "command": f"python -m benchmarks.ik_base --episodes {n} --seed {args.seed} --dr {args.dr} "
-                   f"--engine {args.engine}",
-        "scene": "paper_square", "base": "ik", "dr": args.dr, "engine": env.task.engine_name,
+        "command": f"python -m benchmarks.ik_base --scene {args.scene} --base {args.base} --episodes {n} "
+                   f"--seed {args.seed} --dr {args.dr} --engine {args.engine}",
+        "scene": args.scene, "base": args.base, "dr": args.dr, "engine": env.task.engine_name,
         "seed": args.seed, "successes": k, **summary,
         "wall_s_incl_compile": wall,
         "machine": machine_line(info), "machine_tag": machine_tag(), "machine_info": info,
     }
-    print(f"IK base, DR {args.dr}: success {k}/{n} = {k / n:.1%} (95% CI {low:.1%}..{high:.1%}), "
+    print(f"{args.scene}, base {args.base} alone, DR {args.dr}: success {k}/{n} = {k / n:.1%} (95% CI {low:.1%}..{high:.1%}), "
           f"{wall:.1f} s incl. compile; {record['machine']}")
     write_record(args.json, record)
     return record

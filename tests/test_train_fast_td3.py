@@ -54,7 +54,7 @@ def test_registered_beside_ppo_and_sac_with_its_recipes():
     assert algos.names() == ["fast_td3", "ppo", "sac"]
     config = recipe_config("fetch_pick_place/zero/fast_td3")
     assert isinstance(config.algo, FastTD3Config)
-    assert config.algo.samples_per_env_step == 8 and config.algo.her
+    assert config.algo.samples_per_env_step == 32 and config.algo.her
     assert isinstance(recipe_config("so101_pick_place/script/fast_td3").algo, FastTD3Config)
 
 

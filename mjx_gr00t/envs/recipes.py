@@ -58,7 +58,7 @@ _SAC = {"num_envs": 32, "total_steps": 640_000, "steps_per_iteration": 8, "utd_r
         "alpha_learning_rate": 3e-4, "gamma": 0.98, "tau": 0.005, "warmup_steps": 10_000, "her": True, "her_k": 4,
         "checkpoint_every": 100, "keep_checkpoints": 2}
 
-_FAST_TD3 = {"num_envs": 512, "total_steps": 3_000_000, "updates_per_iteration": 4, "batch_size": 1024,
+_FAST_TD3 = {"num_envs": 512, "total_steps": 3_000_000, "updates_per_iteration": 16, "batch_size": 1024,
               "buffer_capacity": 1_024_000, "her": True, "her_k": 4, "checkpoint_every": 200, "keep_checkpoints": 2}
 
 FETCH_PUSH: dict[str, Recipe] = {
@@ -81,6 +81,10 @@ FETCH_PICK_PLACE: dict[str, Recipe] = {
 _SO101_FAST_TD3 = {**_FAST_TD3, "total_steps": 2_000_000}
 
 SO101_PICK_PLACE: dict[str, Recipe] = {
+    "script/sac": Recipe(
+        algo="sac", base="script",
+        settings={**_SAC, "alpha": 0.5, "residual_apply_start": 0.5, "warmup_steps": 5000, "total_steps": 150_000},
+        result="not yet measured"),
     "script/fast_td3": Recipe(
         algo="fast_td3", base="script",
         settings={**_FAST_TD3, "alpha": 0.5, "residual_apply_start": 0.5, "warmup_steps": 10_240,
