@@ -8,8 +8,8 @@ from mjx_gr00t.rl import algos
 from mjx_gr00t.rl.algo import Algo
 
 
-def test_ppo_and_sac_are_registered_with_every_part():
-    assert algos.names() == ["ppo", "sac"]
+def test_every_algorithm_is_registered_with_every_part():
+    assert algos.names() == ["fast_td3", "ppo", "sac"]
     for name in algos.names():
         algo = algos.get(name)
         assert algo.name == name and dataclasses.is_dataclass(algo.config_type)
@@ -18,7 +18,7 @@ def test_ppo_and_sac_are_registered_with_every_part():
 
 
 def test_unknown_and_duplicate_names_fail_clearly():
-    with pytest.raises(ValueError, match="registered: ppo, sac"):
+    with pytest.raises(ValueError, match="registered: fast_td3, ppo, sac"):
         algos.get("td3")
     with pytest.raises(ValueError, match="already registered"):
         algos.register(algos.get("ppo"))

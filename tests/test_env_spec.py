@@ -40,7 +40,7 @@ def test_every_scene_spec_matches_its_observation_and_actions(scene_env) -> None
     assert obs.shape == (spec.observation_size,) == (env.observation_size,)
     assert spec.action_size == env.action_size == len(spec.action_ranges)
     assert spec.policy_dt > 0 and spec.action_scale > 0
-    assert (spec.goal is not None) == name.startswith("fetch_")
+    assert (spec.goal is not None) == name.startswith(("fetch_", "so101_"))
     if spec.goal is not None:
         assert spec.obs_slice("achieved_goal") == slice(*spec.goal.achieved)
         assert spec.obs_slice("desired_goal") == slice(*spec.goal.desired)

@@ -16,7 +16,8 @@ def test_quick_run_records_costs_and_curves(tmp_path):
         "--scene", "fetch_reach", "--ratios", "4", "8", "--minutes", "0.002", "--eval-every", "1",
         "--cost-seconds", "0.1", "--quick", "--out-dir", str(tmp_path / "runs"), "--json", str(path)])
     costs = {(c["algo"], c["samples_per_env_step"]): c for c in record["cost"]}
-    assert set(costs) == {("sac", 64.0), ("fast_td3", 4.0), ("fast_td3", 8.0)}
+    # SAC at the quick sizes: 16 envs x 8 steps, utd 0.25 -> 32 updates of 64 = 16 samples per env step.
+    assert set(costs) == {("sac", 16.0), ("fast_td3", 4.0), ("fast_td3", 8.0)}
     for c in costs.values():
         assert c["env_steps_per_s"] > 0 and c["compiles_in_timed_region"] == 0
     assert costs["fast_td3", 4.0]["updates_per_iteration"] == 1  # 16 envs x 4 / batch 64

@@ -50,7 +50,7 @@ def test_scene_config_errors() -> None:
         runner_build.scene_config(SceneSettings("paper_square", engine="c", scene_options=("obj_range=0.1",)), 1)
     with pytest.raises(UsageError, match="unknown scene 'nope'"):
         runner_build.scene_config(SceneSettings("nope", engine="c"), 1)
-    with pytest.raises(UsageError, match="--base script is the Fetch-like scenes'"):
+    with pytest.raises(UsageError, match="--base script is the Fetch-like and SO-101 goal scenes'"):
         runner_build.build_env(with_flat(default_config("ppo"), {"base": "script", "engine": "c", "num_envs": 1}))
 
 

@@ -73,7 +73,7 @@ def test_exploration_noise_grows_across_envs():
     a = explore(config, actor, params, jnp.zeros((512, OBS)), jax.random.PRNGKey(1))
     assert a.shape == (512, ACT) and bool(jnp.all(jnp.abs(a) <= 1.0))
     assert float(jnp.abs(a[:16]).max()) < 0.05 < float(jnp.abs(a[-64:]).mean())  # env 0 quiet, the last loud
-    assert config.samples_per_env_step == pytest.approx(8.0)
+    assert config.samples_per_env_step == pytest.approx(32.0)  # 16 updates of 1,024 per 512 env steps
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -29,39 +29,53 @@ class FastTD3Config:
     buffer_capacity: int = 1_024_000
     """Replay size in transitions over all envs, a multiple of num_envs."""
     actor_learning_rate: float = 3e-4
+    """Adam learning rate of the actor."""
     critic_learning_rate: float = 3e-4
+    """Adam learning rate of the twin critics."""
     gamma: float = 0.98
+    """Discount factor."""
     tau: float = 0.1
     """Polyak rate of the target critics, after every update (FastTD3's fast target)."""
     policy_delay: int = 2
     """The actor updates on every policy_delay-th update of an iteration (the critics on all)."""
     actor_hidden: tuple[int, ...] = (256, 256)
+    """The actor's hidden widths."""
     critic_hidden: tuple[int, ...] = (256, 256)
     """Each twin's widths: SAC's on this CPU (FastTD3's larger critics cost more per sample than the
     updates they save)."""
     activation: str = "relu"
+    """Hidden activation of all networks: one of networks.ACTIVATIONS."""
     atoms: int = 51
     """Atoms of the categorical return distribution on [v_min, v_max]."""
     v_min: float = -50.0
+    """Lowest return the critics' support holds."""
     v_max: float = 0.0
     """The return support: for a sparse -1/0 reward over 50 steps, [-50, 0]."""
     noise_std_min: float = 0.01
+    """Exploration noise std of the quietest env (see noise_std_max)."""
     noise_std_max: float = 0.4
     """Exploration: env i adds N(0, s_i) to its action, s_i spread evenly over [min, max] across envs."""
     target_noise: float = 0.2
+    """Std of the target policy's smoothing noise (see target_noise_clip)."""
     target_noise_clip: float = 0.5
     """Target policy smoothing: N(0, target_noise) clipped to +-target_noise_clip on the next action."""
     action_l2: float = 1.0
     """Penalty on the actor's squared output in its loss (DDPG + HER's action_l2; in residual mode
     the penalty on the applied residual), as a mean over the action entries."""
     zero_init_actor_head: bool = True
+    """Start the actor's last layer at zero, so that a residual starts at nothing."""
     warmup_steps: int = 10_240
     """Env steps (all envs) of uniformly random actions before the first update."""
     her: bool = False
+    """Hindsight experience replay (`future` strategy, inside jit); needs a goal-conditioned scene."""
     her_k: int = 4
+    """HER: relabelled transitions per real one (a fraction k / (k + 1) of each batch)."""
     normalize_obs: bool = True
+    """Normalise observations with running mean and std (brax running statistics)."""
     obs_clip: float | None = 10.0
+    """Clip normalised observations to +-obs_clip (None: no clip); unused without normalize_obs."""
     reward_scale: float = 1.0
+    """Rewards are multiplied by this in the critics' targets."""
 
     def __post_init__(self) -> None:
         check_common(self, positive_ints=("num_envs", "steps_per_iteration", "updates_per_iteration", "batch_size",
