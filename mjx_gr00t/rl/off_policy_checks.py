@@ -1,8 +1,9 @@
 """What the off-policy learners (SAC, the fast TD3-family learner) share outside their maths: the
-checks of their common config fields, and the gate that runs an iteration's updates only once the
-replay buffer is warm.
+checks of their common config fields, how an update draws its batch, and the gate that runs an
+iteration's updates only once the replay buffer is warm.
 
     check_common(config, positive_ints=("num_envs", ...), rates=("critic_learning_rate", ...))
+    sample = batch_sampler(config, env, mesh)   # (k_idx, k_her, buffer, normalizer) -> (batch, obs_n, next_n)
     learner_step = gated(updates)   # (learner, key, buffer, normalizer, alpha, learn) -> (learner, stats)
 """
 
@@ -12,8 +13,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from mjx_gr00t.rl import replay
-from mjx_gr00t.rl.networks import check_widths, get_activation
+from jax.sharding import Mesh
+
+from mjx_gr00t import distributed
+from mjx_gr00t.rl import her, replay
+from mjx_gr00t.rl.networks import check_widths, get_activation, normalize_obs
 
 Updates = Callable[..., tuple[Any, dict[str, jax.Array]]]
 """(learner, key, buffer, normalizer, residual alpha) -> (learner, stats averaged over the updates)."""
@@ -43,6 +47,25 @@ def check_common(config: Any, positive_ints: Sequence[str], rates: Sequence[str]
     for name in ("actor_hidden", "critic_hidden"):
         check_widths(name, getattr(config, name))
     get_activation(config.activation)
+
+
+def batch_sampler(config: Any, env: Any, mesh: Mesh | None) -> Callable[..., tuple[Any, jax.Array, jax.Array]]:
+    """(k_idx, k_her, buffer, normalizer) -> (batch of `config.batch_size` transitions, HER-relabelled
+    when `config.her` with the goal-reading base rebased, split over the mesh; its normalised obs and
+    next obs [M, D]). ValueError (her.goal_spec) when `config.her` and the env has no goals."""
+    goals = her.goal_spec(env) if config.her else None
+    rebase = her.base_rebase(env) if config.her else None
+
+    def sample(k_idx: jax.Array, k_her: jax.Array, buffer: Any, normalizer: Any) -> tuple[Any, jax.Array, jax.Array]:
+        index = replay.sample_indices(buffer, k_idx, config.batch_size)
+        batch = replay.gather(buffer, index)
+        if goals is not None:
+            batch = her.relabel(k_her, index, batch, buffer, goals, config.her_k, rebase=rebase).batch
+        # Each device takes a slice of the batch; XLA sums the gradients across devices.
+        batch = distributed.shard_if_divisible(batch, mesh)
+        return batch, normalize_obs(config, normalizer, batch.obs), normalize_obs(config, normalizer, batch.next_obs)
+
+    return sample
 
 
 def gated(updates: Updates) -> Callable[..., tuple[Any, dict[str, jax.Array]]]:

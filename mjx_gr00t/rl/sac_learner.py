@@ -15,12 +15,11 @@ import optax
 from flax import struct
 from jax.sharding import Mesh
 
-from mjx_gr00t import distributed
 from mjx_gr00t.envs.spec import BaseRebase
 from mjx_gr00t.residual import scale_residual
-from mjx_gr00t.rl import her, replay
-from mjx_gr00t.rl.off_policy_checks import gated
-from mjx_gr00t.rl.networks import actor_input_indices, actor_obs, normalize_obs
+from mjx_gr00t.rl import her
+from mjx_gr00t.rl.off_policy_checks import batch_sampler, gated
+from mjx_gr00t.rl.networks import actor_input_indices, actor_obs
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.replay import ReplayBuffer
 from mjx_gr00t.rl.rollout import Env, NormalizerState
@@ -92,8 +91,7 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
     alpha}, train/{q_mean, entropy}. Otherwise the learner unchanged and the same stats at 0.
     ValueError (from `her.goal_spec`) when `config.her` and the env has no goals.
     """
-    goals = her.goal_spec(env) if config.her else None
-    rebase = goal_rebase(config, env)
+    sample = batch_sampler(config, env, mesh)
     actor, critic = make_networks(config, env.action_size)
     indices = actor_input_indices(env.spec)
     actor_opt, critic_opt, alpha_opt = optimizers(config)
@@ -106,14 +104,7 @@ def make_learner_step(config: SACConfig, env: Env, residual: bool, mesh: Mesh | 
                res_alpha: jax.Array) -> tuple[Learner, dict[str, jax.Array]]:
         """One gradient update of critics, actor and temperature, then the Polyak step."""
         k_idx, k_her, k_next, k_pi = jax.random.split(key, 4)
-        index = replay.sample_indices(buffer, k_idx, config.batch_size)
-        batch = replay.gather(buffer, index)
-        if goals is not None:
-            batch = her.relabel(k_her, index, batch, buffer, goals, config.her_k, rebase=rebase).batch
-        # Each device takes a slice of the batch; XLA sums the gradients across devices.
-        batch = distributed.shard_if_divisible(batch, mesh)
-        obs_n = normalize_obs(config, normalizer, batch.obs)
-        next_n = normalize_obs(config, normalizer, batch.next_obs)
+        batch, obs_n, next_n = sample(k_idx, k_her, buffer, normalizer)
         temperature = jnp.exp(learner.log_alpha)
 
         next_dist = actor.apply(learner.actor_params, actor_obs(indices, next_n))

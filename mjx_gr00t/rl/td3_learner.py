@@ -22,12 +22,10 @@ import optax
 from flax import struct
 from jax.sharding import Mesh
 
-from mjx_gr00t import distributed
 from mjx_gr00t.residual import scale_residual
-from mjx_gr00t.rl import her, replay
 from mjx_gr00t.rl.distributional import cross_entropy, expected_value, project, support
-from mjx_gr00t.rl.off_policy_checks import gated
-from mjx_gr00t.rl.networks import actor_input_indices, actor_obs, get_activation, normalize_obs
+from mjx_gr00t.rl.off_policy_checks import batch_sampler, gated
+from mjx_gr00t.rl.networks import actor_input_indices, actor_obs, get_activation
 from mjx_gr00t.rl.ppo_losses import Params
 from mjx_gr00t.rl.replay import ReplayBuffer
 from mjx_gr00t.rl.rollout import Env, NormalizerState
@@ -88,8 +86,7 @@ def make_learner_step(config: FastTD3Config, env: Env, residual: bool, mesh: Mes
     `learn`, U updates (module docstring) with stats averaged over them: loss/{critic, actor},
     train/q_mean; else the learner unchanged and the stats at 0. ValueError (her.goal_spec) when
     `config.her` and the env has no goals."""
-    goals = her.goal_spec(env) if config.her else None
-    rebase = her.base_rebase(env) if config.her else None
+    sample = batch_sampler(config, env, mesh)
     actor, critic = make_networks(config, env.action_size)
     indices = actor_input_indices(env.spec)
     actor_opt, critic_opt = optimizers(config)
@@ -102,13 +99,7 @@ def make_learner_step(config: FastTD3Config, env: Env, residual: bool, mesh: Mes
                normalizer: NormalizerState, res_alpha: jax.Array) -> tuple[Learner, dict[str, jax.Array]]:
         index_in_iteration, key = step
         k_idx, k_her, k_noise = jax.random.split(key, 3)
-        index = replay.sample_indices(buffer, k_idx, config.batch_size)
-        batch = replay.gather(buffer, index)
-        if goals is not None:
-            batch = her.relabel(k_her, index, batch, buffer, goals, config.her_k, rebase=rebase).batch
-        batch = distributed.shard_if_divisible(batch, mesh)
-        obs_n = normalize_obs(config, normalizer, batch.obs)
-        next_n = normalize_obs(config, normalizer, batch.next_obs)
+        batch, obs_n, next_n = sample(k_idx, k_her, buffer, normalizer)
 
         next_a = actor.apply(learner.actor_params, actor_obs(indices, next_n))
         smoothing = jnp.clip(config.target_noise * jax.random.normal(k_noise, next_a.shape),
