@@ -104,6 +104,7 @@ def test_nothing_passes_through_the_table_and_the_cube_rests_on_it(pick_place):
         lowest_grip = min(lowest_grip, float(jnp.min(jax.vmap(tip_heights)(state.physics.qpos))))
         lowest_cube = min(lowest_cube, float(jnp.min(state.physics.qpos[:, task.object_q + 2])))
     # The grasp point sits 1 mm above the fixed fingertip's centre, a radius above the table at rest.
+    print("lowest grasp point", lowest_grip, "lowest cube", lowest_cube)
     assert lowest_grip > FINGERTIP_RADIUS + 0.001 - 0.003, lowest_grip
     assert lowest_cube > 0.8 * task.config.object_half_size - 0.002, lowest_cube
     assert m.geom("table").conaffinity & m.geom("object").contype
