@@ -73,8 +73,8 @@ FETCH_PICK_PLACE: dict[str, Recipe] = {
         result="scripted base 98.0 % -> 99.2 % in 6.4 min (benchmarks/results/residual_sac_fetch_cpu2.json)"),
     "zero/fast_td3": Recipe(
         algo="fast_td3", base="zero", settings=_FAST_TD3,
-        result="not run to the end: a first run at 8 gradient samples per env step was at 1.6 % after 985 k steps "
-               "(13 min); on fetch_push 32 per step reached 17.2 % in 12 min "
+        result="not run to the end: a first run at 8 gradient samples per env step was at 1.6 % after 998 k steps "
+               "(11.7 min; benchmarks/results/fast_td3_fetch_pick_place_ratio8_cpu2.json); on fetch_push 32 per step reached 17.2 % in 12 min "
                "(benchmarks/results/fast_off_policy_fetch_push_cpu2.json)"),
     "zero/sac": Recipe(
         algo="sac", base="zero", settings={**_SAC, "total_steps": 2_000_000, "buffer_capacity": 1_000_000},
