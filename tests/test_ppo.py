@@ -339,3 +339,54 @@ def test_value_clipping_and_no_normalisation_run() -> None:
         state, metrics = train_step(state)
     assert all(np.isfinite(float(v)) for v in metrics.values())
     assert int(state.normalizer.count) == 0
+
+
+def _hyper_runs(config: PPOConfig, hyper: Any, iterations: int = 3) -> tuple[ppo.TrainState, dict[str, Any]]:
+    """`iterations` steps of the traced-hyperparameter core (jitted), from PRNGKey(5)."""
+    env = EpisodeEnv(PointTask(), episode_length=10)
+    step = jax.jit(ppo.train_step_core(config, env, lambda steps: jnp.float32(1.0), None))
+    state = ppo.with_log_std(ppo.init(config, env, jax.random.PRNGKey(5)), hyper.init_log_std)
+    for _ in range(iterations):
+        state, metrics = step(state, hyper)
+    return state, metrics
+
+
+def _config_runs(config: PPOConfig, iterations: int = 3) -> ppo.TrainState:
+    env = EpisodeEnv(PointTask(), episode_length=10)
+    step = ppo.make_train_step(config, env, lambda steps: jnp.float32(1.0))
+    state = ppo.init(config, env, jax.random.PRNGKey(5))
+    for _ in range(iterations):
+        state, _ = step(state)
+    return state
+
+
+def test_hyperparameters_as_data_match_the_config_exactly() -> None:
+    """The sweep's path: a PPOHyper holding the config's own values trains bit for bit as the config."""
+    from mjx_gr00t.rl.ppo_config import hyper_of
+
+    config = dataclasses.replace(SMALL, entropy_coef=0.01, init_log_std=-0.7)
+    traced, _ = _hyper_runs(config, hyper_of(config, alpha=1.0))
+    assert _leaves_equal(traced.policy_params, _config_runs(config).policy_params)
+    assert _leaves_equal(traced.value_params, _config_runs(config).value_params)
+
+
+@pytest.mark.parametrize("field,value", [("learning_rate", 1e-3), ("gamma", 0.9), ("entropy_coef", 0.05),
+                                         ("clip_eps", 0.002), ("gae_lambda", 0.8), ("init_log_std", -1.5)])
+def test_each_traced_hyperparameter_acts_as_its_config_field(field: str, value: float) -> None:
+    """A PPOHyper value trains as a config with that value (to float rounding: the learning rate is a
+    scale on Adam's step), and differently from the config's own value."""
+    from mjx_gr00t.rl.ppo_config import hyper_of
+
+    hyper = hyper_of(SMALL, alpha=1.0).replace(**{field: jnp.float32(value)})
+    traced, _ = _hyper_runs(SMALL, hyper)
+    wanted = _config_runs(dataclasses.replace(SMALL, **{field: value}))
+    for a, b in zip(jax.tree.leaves(traced.policy_params), jax.tree.leaves(wanted.policy_params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    assert not _leaves_equal(traced.policy_params, _config_runs(SMALL).policy_params)
+
+
+def test_hyper_alpha_scales_the_residual_the_env_sees() -> None:
+    from mjx_gr00t.rl.ppo_config import hyper_of
+
+    _, metrics = _hyper_runs(SMALL, hyper_of(SMALL, alpha=0.25), iterations=1)
+    assert float(metrics["residual/alpha"]) == 0.25

@@ -39,7 +39,7 @@ from mjx_gr00t.envs.base import State
 from mjx_gr00t.residual import scale_residual
 from mjx_gr00t.rl.networks import ActorIndices, actor_input_indices, actor_obs, gaussian_log_prob, gaussian_sample
 from mjx_gr00t.rl.networks import normalize_obs
-from mjx_gr00t.rl.ppo_config import PPOConfig, learning_rate_schedule, make_networks, make_optimizer
+from mjx_gr00t.rl.ppo_config import PPOConfig, PPOHyper, learning_rate_schedule, make_networks, make_optimizer
 from mjx_gr00t.rl.ppo_losses import Minibatch, Params, PPOParams, compute_gae, ppo_loss
 from mjx_gr00t.rl.rollout import (
     Env,
@@ -53,6 +53,7 @@ from mjx_gr00t.rl.rollout import (
 )
 
 TrainStep = Callable[["TrainState"], tuple["TrainState", dict[str, jax.Array]]]
+HyperTrainStep = Callable[["TrainState", PPOHyper], tuple["TrainState", dict[str, jax.Array]]]
 
 
 @struct.dataclass
@@ -190,6 +191,29 @@ def make_train_step(
 def _make_train_step(
     config: PPOConfig, env: Env, alpha_fn: Callable[[jax.Array], jax.Array] | None, mesh: Mesh | None
 ) -> TrainStep:
+    core = train_step_core(config, env, alpha_fn, mesh)
+    return jax.jit(lambda ts: core(ts, None))
+
+
+def with_log_std(ts: TrainState, log_std: jax.Array) -> TrainState:
+    """`ts` with every entry of the policy's log std set to `log_std` (() float; traced is fine):
+    how a sweep gives each run its own initial exploration noise."""
+    params = ts.policy_params["params"]
+    old = params["log_std"]
+    new = {**params, "log_std": jnp.full_like(old, log_std)}
+    return ts.replace(policy_params={**ts.policy_params, "params": new})
+
+
+def train_step_core(
+    config: PPOConfig, env: Env, alpha_fn: Callable[[jax.Array], jax.Array] | None, mesh: Mesh | None
+) -> HyperTrainStep:
+    """The unjitted `(TrainState, PPOHyper | None) -> (TrainState, metrics)` behind `make_train_step`.
+
+    hyper None: the config's values, exactly as `make_train_step`. A PPOHyper: its learning rate
+    (Adam's updates scaled by hyper.learning_rate / config.learning_rate), entropy_coef, gamma,
+    gae_lambda, clip_eps and alpha (which replaces `alpha_fn`'s value; `alpha_fn` must not be None)
+    are data, so one compiled program serves every value; vmap it over a sweep's runs.
+    `hyper.init_log_std` is not read here: apply it once with `with_log_std`."""
     policy, value = make_networks(config, env.action_size)
     optimizer = make_optimizer(config)
     schedule = learning_rate_schedule(config)
@@ -199,9 +223,10 @@ def _make_train_step(
     policy_apply = policy.apply if indices is None else (
         lambda params, obs_n: policy.apply(params, actor_obs(indices, obs_n)))
 
-    def rollout(ts: TrainState, key: jax.Array) -> tuple[Transition, State, RolloutStats]:
+    def rollout(
+        ts: TrainState, key: jax.Array, alpha: jax.Array | None
+    ) -> tuple[Transition, State, RolloutStats]:
         """T steps of all envs with the current policy and normaliser; transitions [T, B, ...]."""
-        alpha = None if alpha_fn is None else alpha_fn(env_steps_float(ts.env_steps))
 
         def env_step(carry: RolloutCarry, step_key: jax.Array) -> tuple[RolloutCarry, Transition]:
             state = carry.env_state
@@ -221,14 +246,21 @@ def _make_train_step(
         carry, transitions = jax.lax.scan(env_step, carry0, step_keys)
         return transitions, carry.env_state, carry.stats
 
-    def sgd_step(carry: UpdateCarry, batch: Minibatch) -> tuple[UpdateCarry, dict[str, jax.Array]]:
+    def sgd_step(
+        carry: UpdateCarry, batch: Minibatch, hyper: PPOHyper | None
+    ) -> tuple[UpdateCarry, dict[str, jax.Array]]:
         """One optimiser step on a minibatch ([M] samples)."""
         grad_fn = jax.value_and_grad(ppo_loss, has_aux=True)
+        clip_eps = config.clip_eps if hyper is None else hyper.clip_eps
+        entropy_coef = config.entropy_coef if hyper is None else hyper.entropy_coef
         (_, aux), grads = grad_fn(
-            carry.params, batch, policy_apply, value.apply, config.clip_eps, config.value_clip_eps,
-            config.entropy_coef, config.vf_coef,
+            carry.params, batch, policy_apply, value.apply, clip_eps, config.value_clip_eps,
+            entropy_coef, config.vf_coef,
         )
         updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
+        if hyper is not None:
+            lr_scale = hyper.learning_rate / config.learning_rate
+            updates = jax.tree.map(lambda u: u * lr_scale, updates)
         params = optax.apply_updates(carry.params, updates)
         stats = {
             "loss/policy": aux.policy_loss, "loss/value": aux.value_loss,
@@ -239,7 +271,7 @@ def _make_train_step(
         return UpdateCarry(params=params, opt_state=opt_state), stats
 
     def epoch(
-        carry: UpdateCarry, perm_key: jax.Array, data: Minibatch
+        carry: UpdateCarry, perm_key: jax.Array, data: Minibatch, hyper: PPOHyper | None
     ) -> tuple[UpdateCarry, dict[str, jax.Array]]:
         """A shuffled pass over the flat batch ([N] samples) in `num_minibatches` steps."""
         perm = jax.random.permutation(perm_key, config.batch_size)
@@ -248,15 +280,20 @@ def _make_train_step(
         )
         # Each device takes a slice of every minibatch; XLA sums the gradients across devices.
         shuffled = distributed.shard_if_divisible(shuffled, mesh, axis=1)
-        return jax.lax.scan(sgd_step, carry, shuffled)
+        return jax.lax.scan(lambda c, b: sgd_step(c, b, hyper), carry, shuffled)
 
-    def train_step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    def train_step(ts: TrainState, hyper: PPOHyper | None) -> tuple[TrainState, dict[str, jax.Array]]:
         if ts.actor_indices != indices:
             raise ValueError(f"this TrainState's actor reads observation entries {ts.actor_indices}, the "
                              f"env's spec says {indices}; build the state with `init` for this env")
         ts = place_state(ts, mesh)
         key, k_rollout, k_epochs = jax.random.split(ts.key, 3)
-        transitions, env_state, stats = rollout(ts, k_rollout)
+        alpha = None if alpha_fn is None else alpha_fn(env_steps_float(ts.env_steps))
+        if hyper is not None:
+            if alpha_fn is None:
+                raise ValueError("a PPOHyper sets the residual's alpha: build the step with an alpha_fn")
+            alpha = hyper.alpha
+        transitions, env_state, stats = rollout(ts, k_rollout, alpha)
 
         normalizer = ts.normalizer
         if config.normalize_obs:
@@ -275,7 +312,8 @@ def _make_train_step(
         next_values = jnp.where(transitions.truncations > 0.5, final_values, values_ext[1:])
         advantages, returns = compute_gae(
             transitions.rewards, values, next_values, transitions.dones, transitions.truncations,
-            config.gamma, config.gae_lambda,
+            config.gamma if hyper is None else hyper.gamma,
+            config.gae_lambda if hyper is None else hyper.gae_lambda,
         )
         flat = lambda x: x.reshape((config.batch_size,) + x.shape[2:])  # noqa: E731
         data = Minibatch(
@@ -287,7 +325,7 @@ def _make_train_step(
             params=PPOParams(policy=ts.policy_params, value=ts.value_params), opt_state=ts.opt_state
         )
         epoch_keys = jax.random.split(k_epochs, config.update_epochs)
-        carry, update_stats = jax.lax.scan(lambda c, k: epoch(c, k, data), carry0, epoch_keys)
+        carry, update_stats = jax.lax.scan(lambda c, k: epoch(c, k, data, hyper), carry0, epoch_keys)
 
         new_ts = TrainState(
             policy_params=carry.params.policy,
@@ -304,18 +342,19 @@ def _make_train_step(
 
         log_std_now = carry.params.policy["params"]["log_std"]
         residual_var = jnp.var(returns - values)
+        learning_rate = jnp.asarray(schedule(ts.iteration * config.updates_per_iteration), jnp.float32)
+        if hyper is not None:
+            learning_rate = learning_rate * (hyper.learning_rate / config.learning_rate)
         metrics = {
             **rollout_metrics(stats, ts.env_state, env_state, config.batch_size),
             **{k: jnp.mean(v) for k, v in update_stats.items()},
-            "train/learning_rate": jnp.asarray(
-                schedule(ts.iteration * config.updates_per_iteration), jnp.float32
-            ),
+            "train/learning_rate": learning_rate,
             "train/policy_std": jnp.mean(jnp.exp(log_std_now)),
             "train/explained_variance": 1.0 - residual_var / jnp.maximum(jnp.var(returns), 1e-8),
         }
-        if alpha_fn is not None:
-            metrics["residual/alpha"] = alpha_fn(env_steps_float(ts.env_steps))
+        if alpha is not None:
+            metrics["residual/alpha"] = jnp.asarray(alpha, jnp.float32)
             metrics["residual/success_rate"] = metrics["rollout/success_rate"]
         return place_state(new_ts, mesh), distributed.replicate(metrics, mesh)
 
-    return jax.jit(train_step)
+    return train_step

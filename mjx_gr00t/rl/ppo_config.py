@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 import tyro
+from flax import struct
 
 from mjx_gr00t.rl.networks import (
     ActorIndices,
@@ -127,6 +128,34 @@ class PPOConfig:
     def updates_per_iteration(self) -> int:
         """Optimiser steps per iteration: update_epochs * num_minibatches."""
         return self.update_epochs * self.num_minibatches
+
+
+TRACED_FIELDS: tuple[str, ...] = ("learning_rate", "entropy_coef", "gamma", "gae_lambda", "clip_eps", "init_log_std")
+"""PPOConfig fields a sweep may vary as data (`PPOHyper`) inside one compiled program; the others
+change shapes or loop lengths, so each of their values compiles a program of its own."""
+
+
+@struct.dataclass
+class PPOHyper:
+    """The traced hyperparameters of one run, each () float32 (leaves [G] when vmapped over a sweep).
+
+    learning_rate: Adam's step size where the config's schedule starts (the schedule's shape, constant
+    or linear decay, is the config's). init_log_std is applied once, by `ppo.with_log_std`. alpha: the
+    residual's scale, replacing the alpha schedule's value (a sweep trains with a constant alpha)."""
+
+    learning_rate: jax.Array
+    entropy_coef: jax.Array
+    gamma: jax.Array
+    gae_lambda: jax.Array
+    clip_eps: jax.Array
+    init_log_std: jax.Array
+    alpha: jax.Array
+
+
+def hyper_of(config: PPOConfig, alpha: float) -> PPOHyper:
+    """The config's own values (and `alpha`) as a PPOHyper of () float32 arrays."""
+    values = {name: getattr(config, name) for name in TRACED_FIELDS}
+    return PPOHyper(**{k: jnp.asarray(v, jnp.float32) for k, v in {**values, "alpha": alpha}.items()})
 
 
 def learning_rate_schedule(config: PPOConfig) -> optax.Schedule:

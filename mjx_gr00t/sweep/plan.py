@@ -1,0 +1,191 @@
+"""What a sweep trains: its configurations, the runs (configuration x seed) and the groups of runs that
+share one compiled program, and whether the largest group fits memory.
+
+    plan = make_plan(settings)
+    for group in plan.groups:            # one vmapped program each, trained one after another
+        group.config                     # the group's static RunConfig (traced fields: its first run's)
+        group.runs                       # (Run(config index, seed, RunConfig, PPOHyper values), ...)
+
+A PPO field in `ppo_config.TRACED_FIELDS`, or alpha, is data (`PPOHyper`): configurations that differ
+only there share a program. Any other difference (update_epochs, num_envs, unroll_length, widths,
+the residual penalty, ...) gives a group, and a compile, of its own.
+"""
+
+import ast
+import dataclasses
+import itertools
+import random
+from typing import Any
+
+import jax
+import numpy as np
+
+from mjx_gr00t.errors import UsageError
+from mjx_gr00t.rl.ppo_config import TRACED_FIELDS
+from mjx_gr00t.rl.replay import available_memory_bytes
+from mjx_gr00t.runner.config import RunConfig, SceneSettings, with_flat
+from mjx_gr00t.runner.recipes import default_config, recipe_config, resolve
+from mjx_gr00t.sweep.settings import SweepSettings
+
+RESIDUAL_FLAGS: tuple[str, ...] = ("alpha", "residual_penalty")
+SCENE_FLAGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SceneSettings))
+"""--fixed may also set the scene's settings (scene, base, engine, dr, scene_options)."""
+TRACED: tuple[str, ...] = (*TRACED_FIELDS, "alpha")
+"""Flat names that are data in one program."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One trained run: configuration `index` (in `Plan.configs`) with `seed`."""
+
+    index: int
+    seed: int
+    config: RunConfig
+    hyper: tuple[tuple[str, float], ...]
+    """(name, value) of every traced field, in `TRACED` order."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Runs that share one compiled program: `config` is the static part (every run's config but the
+    traced fields, which are the first run's)."""
+
+    config: RunConfig
+    runs: tuple[Run, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """configs: each configuration's swept values as {name: value}, in grid order. runs: every run,
+    configuration-major. groups: the runs split by program."""
+
+    configs: tuple[dict[str, Any], ...]
+    runs: tuple[Run, ...]
+    groups: tuple[Group, ...]
+
+
+def sweepable(config: RunConfig) -> tuple[str, ...]:
+    """The flat names a sweep of this algorithm may vary: its config's fields and the residual's."""
+    fields = [f.name for f in dataclasses.fields(config.algo) if f.name != "total_iterations"]
+    return (*fields, *RESIDUAL_FLAGS)
+
+
+def parse_value(text: str) -> Any:
+    """A flag value read as a Python literal (3e-4, 4, (128, 128), None), else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def split_values(text: str) -> list[str]:
+    """'1,2,(3,4)' -> ['1', '2', '(3,4)']: commas inside brackets do not split."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*parts, current.strip()] if current.strip() else parts
+
+
+def configurations(settings: SweepSettings, start: RunConfig) -> tuple[dict[str, Any], ...]:
+    """Every combination of --grid values (or a --sample of them), as {name: value} in grid order.
+    UsageError for a flag the algorithm does not have."""
+    allowed = sweepable(start)
+    names, value_lists = [], []
+    for item in settings.grid:
+        name, _, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in allowed:
+            raise UsageError(f"--grid {name}: {settings.algo} has no flag {name!r}; it sweeps: {', '.join(allowed)}")
+        names.append(name)
+        value_lists.append([parse_value(v) for v in split_values(text)])
+    combos = [dict(zip(names, values)) for values in itertools.product(*value_lists)]
+    if settings.sample is not None and settings.sample < len(combos):
+        chosen = sorted(random.Random(settings.sample_seed).sample(range(len(combos)), settings.sample))
+        combos = [combos[i] for i in chosen]
+    return tuple(combos)
+
+
+def starting_config(settings: SweepSettings) -> RunConfig:
+    """The recipe (or the algorithm's default) with --fixed and --total-steps applied."""
+    start = recipe_config(settings.recipe) if settings.recipe else default_config(settings.algo)
+    fixed = {name: parse_value(text) for name, text in settings.fixed_items()}
+    allowed = {*sweepable(start), *SCENE_FLAGS}
+    unknown = sorted(set(fixed) - allowed)
+    if unknown:
+        raise UsageError(f"--fixed {unknown[0]}: {settings.algo} has no flag {unknown[0]!r} a sweep can set; "
+                         f"it sets: {', '.join(sorted(allowed))}")
+    try:
+        config = with_flat(start, {**fixed, "total_steps": settings.total_steps})
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"--fixed: {e}") from e
+    if config.residual.alpha_schedule != "constant":
+        raise UsageError("a sweep trains with a constant alpha; start from a recipe whose alpha_schedule is "
+                         "'constant' or pass --fixed alpha_schedule=constant")
+    return config
+
+
+def run_config(start: RunConfig, values: dict[str, Any], seed: int, algo: str) -> RunConfig:
+    """`start` with one configuration's values and `seed`, resolved; UsageError naming the values a
+    config refuses."""
+    try:
+        return resolve(with_flat(start, {**values, "seed": seed}), algo)
+    except (TypeError, ValueError, UsageError) as e:
+        message = getattr(e, "message", str(e))
+        raise UsageError(f"configuration {values}: {message}") from e
+
+
+def static_key(config: RunConfig) -> RunConfig:
+    """`config` with the traced fields and the seed at fixed values: runs with equal keys share a program."""
+    algo = dataclasses.replace(config.algo, **{f: 1.0 for f in TRACED_FIELDS})
+    residual = dataclasses.replace(config.residual, alpha=1.0)
+    return dataclasses.replace(config, algo=algo, residual=residual, seed=0)
+
+
+def hyper_values(config: RunConfig) -> tuple[tuple[str, float], ...]:
+    """(name, value) of every traced field of `config`, in `TRACED` order."""
+    values = {f: float(getattr(config.algo, f)) for f in TRACED_FIELDS}
+    return tuple((name, values.get(name, float(config.residual.alpha))) for name in TRACED)
+
+
+def make_plan(settings: SweepSettings) -> Plan:
+    """The configurations, runs and groups of `settings`."""
+    start = starting_config(settings)
+    configs = configurations(settings, start)
+    runs = tuple(Run(i, seed, c, hyper_values(c))
+                 for i, values in enumerate(configs) for seed in settings.seeds
+                 for c in [run_config(start, values, seed, settings.algo)])
+    groups: dict[RunConfig, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(static_key(run.config), []).append(run)
+    ordered = tuple(Group(config=dataclasses.replace(members[0].config, seed=0), runs=tuple(members))
+                    for members in groups.values())
+    return Plan(configs=configs, runs=runs, groups=ordered)
+
+
+def run_bytes(state_shapes: Any, batch_size: int, obs_size: int, action_size: int) -> int:
+    """Bytes one run needs: its TrainState (`jax.eval_shape` of init: leaves with shape and dtype) and
+    its iteration's rollout and minibatch copies (about 4 float32 copies of [batch, 2 obs + action + 4])."""
+    state = sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(state_shapes))
+    return state + 4 * batch_size * (2 * obs_size + action_size + 4) * 4
+
+
+def check_memory(group_bytes: list[tuple[int, int]], available: int | None = None) -> None:
+    """group_bytes: (runs in the group, bytes per run) of each group. UsageError with the bytes the
+    largest group needs and the largest number of runs per group that fits, when it does not fit."""
+    available = available_memory_bytes() if available is None else available
+    runs, per_run = max(group_bytes, key=lambda g: g[0] * g[1])
+    need = runs * per_run
+    if need > available:
+        fits = available // per_run
+        raise UsageError(
+            f"the sweep's largest program needs {need / 2**30:.2f} GiB ({runs} runs x {per_run / 2**20:.0f} MiB) "
+            f"and {available / 2**30:.2f} GiB is available; the largest grid that fits has {fits} runs per "
+            f"program: sweep fewer values or seeds, or pass --sample {max(fits, 1)}")

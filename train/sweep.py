@@ -1,0 +1,46 @@
+"""Hyperparameter sweeps trained as one program, timed to a held target.
+
+    python -m train.sweep                                        # the default grid on the paper twin
+    python -m train.sweep --grid learning_rate=3e-4,1e-3 entropy_coef=0,0.01 --seeds 0 1
+    python -m train.sweep --grid learning_rate=1e-4,3e-4,1e-3,3e-3 gamma=0.97,0.98,0.99 --sample 6
+    python -m train.sweep --resume runs/sweep-ppo-paper_square-...   # continue an interrupted sweep
+
+Every combination of the --grid values (or a --sample of them) x --seeds trains from the starting
+recipe (default: the algorithm's default recipe). Values that are data in PPO's step (learning rate,
+entropy, gamma, GAE lambda, clip, initial log std, alpha) share one compiled program: the runs are
+`jax.vmap`ped through one jitted PPO step, so their physics steps as one batch. Flags that change
+shapes or loop lengths (epochs, minibatches, num_envs, unroll_length, widths) split the runs into
+one program per value, trained one after another; the sweep says how many compiles that costs.
+
+Each run is evaluated on the same held-out episodes every --eval-every-steps, and its time to
+--target is the first evaluation from which its success holds for --hold evaluations
+(mjx_gr00t/time_to_target.py), on its own clock: its share of its program's training time. With
+--stop-early (default) a configuration stops once it has trained longer than the best held time so
+far, since it can no longer be first. Outputs in --out: results.csv, results.md, success.png,
+summary.json (with the winner and the command that trains it alone), progress.json and checkpoints/.
+The library is mjx_gr00t/sweep/; this module is its command line.
+"""
+
+import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
+
+import sys
+from typing import Any
+
+from mjx_gr00t.sweep.run import run
+from mjx_gr00t.sweep.settings import SweepSettings
+
+
+def parse(argv: list[str] | None = None) -> SweepSettings:
+    """The typed CLI (tyro): one flag per `SweepSettings` field, explained by -h."""
+    from mjx_gr00t import cli_args
+
+    return cli_args.cli(SweepSettings, args=list(sys.argv[1:] if argv is None else argv))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Entry point of `python -m train.sweep`; returns the summary record ({} if it stopped early)."""
+    return run(parse(argv))
+
+
+if __name__ == "__main__":
+    main()
