@@ -3,6 +3,7 @@
     python -m benchmarks.peers                       # all parts; about 40 min on a 2-core CPU
     python -m benchmarks.peers --parts raw,fetch     # the stepping parts only, about 1 min
     python -m benchmarks.peers --parts sb3 --ours runs/ppo-paper_square-ik-...   # reuse a PPO run
+    python -m benchmarks.peers --parts sb3 --scene paper_square      # the sb3 part on the rig's twin
     python -m benchmarks.peers --quick --out /tmp/peers   # tiny sizes, for tests
 
 Parts (each module's docstring says exactly what is timed):
@@ -12,9 +13,10 @@ Parts (each module's docstring says exactly what is timed):
   process and in one process per core, against our batched `fetch_pick_place` (gripper on slides, no
   arm), in env steps/s, with each scene's single-thread `mj_step` cost;
 - sb3 (`peers_sb3`): seed-style Stable-Baselines3 PPO (4 plain Gymnasium envs stepping MuJoCo
-  directly, `benchmarks.seed_env`; plain and in VecNormalize) against `train.residual_ppo
-  --eval-every 20`: env steps/s, and wall time to SB3's final held-out success, counted only once
-  it holds (`mjx_gr00t.time_to_target`), both sides scored by one evaluator (`benchmarks.heldout`).
+  directly, `benchmarks.seed_env`, or on `--scene paper_square` `benchmarks.seed_twin_env`; plain
+  and in VecNormalize) against `train.residual_ppo --eval-every 20`: env steps/s, and wall time to
+  SB3's final held-out success, counted only once it holds (`mjx_gr00t.time_to_target`), both
+  sides scored by one evaluator (`benchmarks.heldout`; on the twin SB3 reads the actor's entries).
 The Fetch user's own comparison, SB3 SAC + HER against ours to 90 % on pick-and-place, is
 `python -m benchmarks.peers_fetch_sac` (hours on a CPU, so a command of its own).
 Writes OUT.json (every record, the machine) and OUT.md (a table of rates and ratios, ours / peer
@@ -41,6 +43,8 @@ from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.runner.config import RunConfig
 
 PARTS: tuple[str, ...] = ("raw", "fetch", "sb3")
+SEED_SCENES: tuple[str, ...] = ("paper_card", "paper_square")
+"""Scenes with a seed-style env for the sb3 part: `seed_env` (the card) and `seed_twin_env` (the twin)."""
 PEER_MODULES: dict[str, str] = {"fetch": "gymnasium_robotics", "sb3": "stable_baselines3"}
 
 
@@ -104,9 +108,13 @@ class Args:
     """sb3: more train.residual_ppo flags for our run made here, as one string, e.g.
     --ours-flags='--unroll-length 8'."""
     ours_out: str | None = None
-    """sb3: run directory of our PPO run made here (default: a new runs/ppo-paper_square-<base>-<time>)."""
+    """sb3: run directory of our PPO run made here (default: a new runs/ppo-<scene>-<base>-<time>)."""
+    scene: Literal["paper_card", "paper_square"] = "paper_card"
+    """sb3: scene of the residual task when no --ours run is given (with --ours, that run's): paper_card
+    (SB3 on `benchmarks.seed_env`) or paper_square, the rig's twin (SB3 on `benchmarks.seed_twin_env`,
+    reading the actor's observation: SB3's PPO has no asymmetric critic)."""
     base: Literal["ik"] = "ik"
-    """sb3: base policy of the residual task (the seed-style env has the IK base)."""
+    """sb3: base policy of the residual task (the seed-style envs have the IK base)."""
     dr: bool = True
     """sb3: domain randomisation of the residual task when no --ours run is given (--no-dr: off)."""
     window: int = 100
@@ -163,11 +171,11 @@ def validate(args: Args) -> list[str]:
 
 
 def _check_seed_task(config: RunConfig, where: str) -> None:
-    """UsageError unless a PPO run's config is a task the seed-style env reproduces."""
+    """UsageError unless a PPO run's config is a task a seed-style env reproduces."""
     scene, base, schedule = config.scene.scene, config.scene.base, config.residual.alpha_schedule
-    if schedule != "constant" or base != "ik" or scene != "paper_card":
-        raise UsageError(f"{where}: the seed-style SB3 env is the paper task with the IK base and a constant "
-                         f"alpha (got scene={scene!r}, base={base!r}, alpha_schedule={schedule!r})")
+    if schedule != "constant" or base != "ik" or scene not in SEED_SCENES:
+        raise UsageError(f"{where}: the seed-style SB3 envs are the paper tasks ({', '.join(SEED_SCENES)}) with the "
+                         f"IK base and a constant alpha (got scene={scene!r}, base={base!r}, alpha_schedule={schedule!r})")
 
 
 def ours_run(args: Args) -> tuple[str, RunConfig]:
@@ -185,8 +193,8 @@ def ours_run(args: Args) -> tuple[str, RunConfig]:
                              "has gaps a time to target cannot see; pass a run trained in one go")
         _check_seed_task(config, f"--ours {args.ours!r}")
         return args.ours, config
-    out = args.ours_out or run_dir.default_out("ppo", "paper_card", args.base)
-    argv = ["--scene", "paper_card", "--base", args.base, "--dr" if args.dr else "--no-dr",
+    out = args.ours_out or run_dir.default_out("ppo", args.scene, args.base)
+    argv = ["--scene", args.scene, "--base", args.base, "--dr" if args.dr else "--no-dr",
             "--engine", args.engine, "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
             "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
             "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),
@@ -204,7 +212,6 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
     from benchmarks import peers_sb3, seed_env
     from benchmarks.heldout import HeldOutEvaluator, task_of
     from benchmarks.runs import flat_settings
-    from benchmarks.seed_env import SeedConfig, SeedDR
     from mjx_gr00t.runner.metrics_log import METRICS_FILE, read_metrics
 
     out, config = ours_run(args)
@@ -219,9 +226,10 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
     task = task_of(config)
     episodes, seed = config.run.eval_every_episodes, config.run.eval_seed
     evaluator = HeldOutEvaluator(task, episodes=episodes, seed=seed)
-    seed_config = SeedConfig(alpha=float(task["alpha"]), residual_penalty=float(task["residual_penalty"]),
-                             **({} if task["dr"] else {"dr": SeedDR.off()}))
-    overhead = seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed, config=seed_config)
+    seed_config = _seed_config(task)
+    # The overhead of the Python env over bare mj_step is measured on the card's seed env (seed_env).
+    overhead = (seed_env.overhead(seconds=0.3 if args.quick else 6.0, seed=args.seed, config=seed_config)
+                if task["scene"] == "paper_card" else None)
     runs = []
     for name in [c.strip() for c in args.sb3_configs.split(",") if c.strip()]:
         settings = peers_sb3.SB3Settings(
@@ -232,11 +240,22 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
         print(f"sb3 part: {settings.name}, {settings.num_envs} envs ({settings.vec_env}), budget "
               f"{args.sb3_minutes} min, held-out evaluation of {episodes} episodes every {settings.eval_every_s} s",
               flush=True)
-        runs.append(peers_sb3.train_sb3(settings, evaluator, seed_config))
+        runs.append(peers_sb3.train_sb3(settings, evaluator, seed_config, evaluator.env.spec.actor_indices))
     start = evaluator(lambda obs: np.zeros((obs.shape[0], evaluator.env.action_size), np.float32))["success_rate"]
     ours = {"run_dir": out, "made_here": not args.ours, "args": flat_settings(config)}
     return {"task": task, "heldout_episodes": episodes, "heldout_seed": seed, "seed_env_overhead": overhead,
             **peers_sb3.compare(runs, metrics, ours, args.window, episodes, start)}
+
+
+def _seed_config(task: dict[str, Any]) -> Any:
+    """The seed-style env's config for `task` (`heldout.task_of`): its scene, alpha, penalty and DR."""
+    from benchmarks.seed_env import SeedConfig, SeedDR
+    from benchmarks.seed_twin_base import TwinConfig, TwinDR
+
+    twin = task["scene"] == "paper_square"
+    config, dr = (TwinConfig, TwinDR) if twin else (SeedConfig, SeedDR)
+    return config(alpha=float(task["alpha"]), residual_penalty=float(task["residual_penalty"]),
+                  **({} if task["dr"] else {"dr": dr.off()}))
 
 
 def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:

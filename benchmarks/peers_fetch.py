@@ -29,7 +29,6 @@ so every reset and step would fail; -O skips only those asserts.
 """
 
 import dataclasses
-import functools
 import importlib.metadata
 import importlib.util
 import json

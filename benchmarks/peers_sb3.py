@@ -1,10 +1,11 @@
 """benchmarks.peers, part `sb3`: seed-style Stable-Baselines3 PPO against our PPO, to a held target.
 
 The peer runs as a user of the seed project runs it: SB3 `PPO("MlpPolicy")` on `num_envs` plain
-single-process Gymnasium envs that step MuJoCo directly (`benchmarks.seed_env`: same MJCF, reward,
-IK base and DR as our residual task, no JAX in its step), with the seed's hyperparameters (n_steps
-256, batch 64, lr 3e-4, 4 envs) and SB3's defaults where the seed is silent; once plain and once
-inside `VecNormalize`. Its clock starts just before `learn()`.
+single-process Gymnasium envs that step MuJoCo directly (`benchmarks.seed_env` on paper_card,
+`benchmarks.seed_twin_env` on paper_square: same MJCF, reward, IK base and DR as our residual task,
+no JAX in its step; on the twin SB3 reads the actor's observation), with the seed's hyperparameters
+(n_steps 256, batch 64, lr 3e-4, 4 envs) and SB3's defaults where the seed is silent; once plain and
+once inside `VecNormalize`. Its clock starts just before `learn()`.
 Ours is `train.residual_ppo` with `--eval-every` (run here, or read from `--ours RUN_DIR`); its
 clock is the run's `time/wall_s` (the training loop, compile included, evaluation excluded).
 
@@ -105,17 +106,31 @@ def thin(curve: Sequence[Sequence[float]], points: int = CURVE_POINTS) -> list[l
 
 
 def train_sb3(settings: SB3Settings, evaluate: Callable[[Callable[[np.ndarray], np.ndarray]], dict[str, Any]],
-              seed_config: Any = None) -> dict[str, Any]:
+              seed_config: Any = None, obs_index: Sequence[int] | None = None) -> dict[str, Any]:
     """Trains SB3 PPO on the seed-style env until its budget; `evaluate(policy)` (a HeldOutEvaluator)
-    scores it every `eval_every_s` of training and at the end, off the clock. Returns its record."""
+    scores it every `eval_every_s` of training and at the end, off the clock. Returns its record.
+
+    seed_config: a `seed_env.SeedConfig` (paper_card; its defaults when None) or a
+    `seed_twin_base.TwinConfig` (paper_square). obs_index: the entries of the evaluator's observations
+    [N, D] that the SB3 policy reads (the twin: the actor's, `spec.actor_indices`); None: all.
+    ValueError when they are not as many as the seed-style env's observation has."""
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
     from benchmarks.seed_env import SeedConfig, make_seed_vec
+    from benchmarks.seed_twin_base import TwinConfig
+    from benchmarks.seed_twin_env import make_seed_twin_vec
 
     config = seed_config or SeedConfig()
-    vec = make_seed_vec(settings.num_envs, settings.seed, settings.vec_env, settings.normalize, config=config)
+    make_vec = make_seed_twin_vec if isinstance(config, TwinConfig) else make_seed_vec
+    vec = make_vec(settings.num_envs, settings.seed, settings.vec_env, settings.normalize, config=config)
+    size = vec.observation_space.shape[0]
+    index = None if obs_index is None else np.asarray(obs_index, np.int64)
+    if index is not None and len(index) != size:
+        vec.close()
+        raise ValueError(f"obs_index picks {len(index)} entries of the evaluator's observation, but the seed-style "
+                         f"env's observation has {size}")
     model = PPO("MlpPolicy", vec, seed=settings.seed, device="cpu", verbose=0, n_steps=settings.n_steps,
                 batch_size=settings.batch_size, learning_rate=settings.learning_rate)
     log_std_init = float(model.policy.log_std.detach().mean())   # SB3's default: the seed sets none
@@ -136,7 +151,8 @@ def train_sb3(settings: SB3Settings, evaluate: Callable[[Callable[[np.ndarray], 
         def evaluate_now(self, at: float | None = None) -> None:
             t, t0 = self.train_s() if at is None else at, time.perf_counter()
             norm = vec.normalize_obs if settings.normalize else (lambda o: o)
-            summary = evaluate(lambda obs: model.predict(norm(obs), deterministic=True)[0])
+            take = (lambda o: o) if index is None else (lambda o: o[:, index])
+            summary = evaluate(lambda obs: model.predict(norm(take(obs)), deterministic=True)[0])
             self.curve.append((t, summary["success_rate"], int(model.num_timesteps)))
             self.paused += time.perf_counter() - t0
 

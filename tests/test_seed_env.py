@@ -38,9 +38,10 @@ from mjx_gr00t.runner.recipes import recipe_config
 
 N = 8  # DR draws rolled out side by side
 STEPS = 150  # a whole episode (the time limit)
-IK_TOL = 1e-4
+IK_TOL = 2e-4
 """Base action (normalised; 1 = 0.02 rad): JAX solves the damped least squares (damping^2 = 1e-4)
-in float32, which amplifies float32 rounding (6e-8); measured at most 2.3e-5 over 2,000 states."""
+in float32, which amplifies float32 rounding (6e-8); measured at most 2.3e-5 over 2,000 states, but
+1.03e-4 once on another 2-core machine (env 3, step 69), so the bound is 2e-4."""
 OBS_TOL = 1e-4
 """Observation after one step from the same state: the IK tolerance times act_scale moves joints by
 ~1e-7 rad; rounding of float32 positions (up to ~1.6 rad) is ~1e-7."""
