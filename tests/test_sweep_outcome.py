@@ -38,6 +38,10 @@ def test_a_configuration_holds_when_every_seed_has_held_for_hold_evaluations() -
     assert outcome.config_held(plan, progress, 2, 0.95, 3) is None
     assert outcome.best(plan, progress, 0.95, 3) == (0, 30.0)
     assert outcome.best(plan, progress, 0.99, 3) is None
+    # the stricter reading: to the last evaluation, a dip counts however early the hold began
+    assert outcome.config_held_to_end(plan, progress, 0, 0.95) == 30.0
+    assert outcome.config_held_to_end(plan, progress, 1, 0.95) == 40.0
+    assert outcome.config_held_to_end(plan, progress, 2, 0.95) is None
 
 
 def test_only_configurations_past_the_leaders_time_stop() -> None:

@@ -6,8 +6,8 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 import pytest
 
 from mjx_gr00t.errors import UsageError
-from mjx_gr00t.sweep.plan import check_memory, configurations, make_plan, split_values, starting_config
-from mjx_gr00t.sweep.settings import SweepSettings, validate
+from mjx_gr00t.sweep.plan import check_memory, configurations, make_plan, starting_config
+from mjx_gr00t.sweep.settings import SweepSettings, split_values, validate
 
 
 def test_values_split_on_commas_outside_brackets() -> None:

@@ -6,9 +6,10 @@
     python -m train.residual_ppo --recipe list            # the named recipes behind the README's results
 
 Measured with the defaults (recipe paper_square/ik/ppo: the real rig's twin, robot observations,
-DR on; 2-core AMD EPYC, no GPU, 256 held-out episodes): the IK drag base alone succeeds in 87.1 %,
-IK base + residual in 99.6 % (95 % CI 97.8..99.9), after 2M env steps in 9.5 min of training
-(benchmarks/results/residual_ppo_paper_square_twin_cpu2.json).
+DR on; 2-core AMD EPYC, no GPU, 256 held-out episodes): the IK drag base alone succeeds in 87.5 %,
+IK base + residual in 97.7 % (95 % CI 95.0..98.9), after 2M env steps in 8.7 min of training
+(benchmarks/results/residual_ppo_paper_square_twin_cpu2.json). The recipe's settings are the winner of
+`python -m train.sweep` (benchmarks/results/sweep_ppo_paper_square_cpu2/).
 
 The runner is mjx_gr00t.runner with the algorithm fixed to PPO: each iteration (rollout of
 `--unroll-length` steps on `--num-envs` envs + PPO update) is one jitted call. Progress goes to a bar,

@@ -19,6 +19,13 @@ def run_held(run: RunProgress, target: float, hold: int) -> tuple[float, int] | 
     return t, next(steps for c, steps, _ in run.curve if c == t)
 
 
+def config_held_to_end(plan: Plan, progress: Progress, index: int, target: float) -> float | None:
+    """The stricter reading: the latest of its seeds' times from which success stays >= `target` at every
+    later evaluation of the run (to its last, which for a run stopped early is its stop)."""
+    times = [held_time([(c, s) for c, _, s in progress.runs[k].curve], target) for k in config_runs(plan, index)]
+    return None if any(t is None for t in times) else max(times)
+
+
 def config_runs(plan: Plan, index: int) -> list[int]:
     """Indices into `plan.runs` of configuration `index`'s runs (one per seed)."""
     return [k for k, r in enumerate(plan.runs) if r.index == index]

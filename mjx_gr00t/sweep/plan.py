@@ -78,34 +78,16 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def split_values(text: str) -> list[str]:
-    """'1,2,(3,4)' -> ['1', '2', '(3,4)']: commas inside brackets do not split."""
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    return [*parts, current.strip()] if current.strip() else parts
-
-
 def configurations(settings: SweepSettings, start: RunConfig) -> tuple[dict[str, Any], ...]:
     """Every combination of --grid values (or a --sample of them), as {name: value} in grid order.
     UsageError for a flag the algorithm does not have."""
     allowed = sweepable(start)
     names, value_lists = [], []
-    for item in settings.grid:
-        name, _, text = item.partition("=")
-        name = name.strip().replace("-", "_")
+    for name, texts in settings.grid_items():
         if name not in allowed:
             raise UsageError(f"--grid {name}: {settings.algo} has no flag {name!r}; it sweeps: {', '.join(allowed)}")
         names.append(name)
-        value_lists.append([parse_value(v) for v in split_values(text)])
+        value_lists.append([parse_value(v) for v in texts])
     combos = [dict(zip(names, values)) for values in itertools.product(*value_lists)]
     if settings.sample is not None and settings.sample < len(combos):
         chosen = sorted(random.Random(settings.sample_seed).sample(range(len(combos)), settings.sample))

@@ -32,6 +32,7 @@ def table(plan: Plan, progress: Progress, settings: SweepSettings) -> list[dict[
             "time_to_target_s": time_s,
             "env_steps_to_target": None if time_s is None else max(h[1] for h in held),
             "per_seed_s": ";".join("-" if h is None else f"{h[0]:.1f}" for h in held),
+            "held_to_last_eval_s": outcome.config_held_to_end(plan, progress, i, settings.target),
             "final_success": None if final is None else final[2],
             "final_ci95_low": None if final is None else final[3],
             "final_ci95_high": None if final is None else final[4],
@@ -60,13 +61,14 @@ def _fmt(value: Any, pct: bool = False) -> str:
 
 def markdown(rows: list[dict[str, Any]], swept: list[str], title: str, notes: list[str]) -> str:
     """A markdown table of `rows` (swept columns first) under `title`, with `notes` below."""
-    head = ["#", *swept, "time to target (s)", "env steps to it", "per seed (s)", "final success (95 % CI)",
-            "trained (s)", "ended"]
+    head = ["#", *swept, "time to target (s)", "env steps to it", "per seed (s)", "held to its last evaluation (s)",
+            "final success (95 % CI)", "trained (s)", "ended"]
     lines = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         ci = "" if r["final_success"] is None else f" ({_fmt(r['final_ci95_low'], True)}..{_fmt(r['final_ci95_high'], True)})"
         cells = [str(r["config"]), *(_fmt(r[k]) for k in swept), _fmt(r["time_to_target_s"]),
-                 _fmt(r["env_steps_to_target"]), r["per_seed_s"], _fmt(r["final_success"], True) + ci,
+                 _fmt(r["env_steps_to_target"]), r["per_seed_s"], _fmt(r["held_to_last_eval_s"]),
+                 _fmt(r["final_success"], True) + ci,
                  _fmt(r["trained_s"]), r["ended"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", *(f"- {n}" for n in notes), ""])
@@ -115,7 +117,8 @@ def notes(settings: SweepSettings) -> list[str]:
     return [
         f"Time to target: {DEFINITION}; here held for {settings.hold} evaluations of {settings.eval_episodes} "
         f"held-out episodes (seed {settings.eval_seed}), every {settings.eval_every_steps:,} env steps per run. "
-        "A configuration's time is the latest of its seeds'.",
+        "A configuration's time is the latest of its seeds'. 'Held to its last evaluation' is the stricter "
+        "reading: success at or above the target at every evaluation from then to the run's last (its stop, if early).",
         "Clock: each run's share of its program's training time (an iteration's wall time over the runs in "
         "it; compiles and evaluations excluded), i.e. its time alone if the cost is linear in runs.",
         f"Final success: {settings.final_episodes} held-out episodes per seed when the run ended, pooled over "
