@@ -10,8 +10,11 @@ cached env object), the same `episodes` initial states drawn from `seed`, the
 same success test and u = alpha * clip(r, -1, 1). The only difference is where the residual r
 comes from: here a host function numpy obs [N, D] -> r [N, A], called through `jax.pure_callback`
 (so a torch or SB3 policy can be scored; the rollout itself is compiled once and reused).
-A peer's own env must therefore produce our observation layout (the seed-style fixture does:
-`benchmarks.seed_env`, checked by tests/test_seed_env.py).
+The host function gets our whole observation, critic-only entries included; a peer's own env must
+produce our layout, or the part of it the peer reads: the seed-style card env gives all of it
+(`benchmarks.seed_env`, tests/test_seed_env.py), the twin's gives the actor's entries, and
+`peers_sb3` picks those (`spec.actor_indices`) before its policy sees them
+(`benchmarks.seed_twin_env`, tests/test_seed_twin_env.py).
 """
 
 import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)

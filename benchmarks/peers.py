@@ -17,8 +17,7 @@ Parts (each module's docstring says exactly what is timed):
   and in VecNormalize) against `train.residual_ppo --eval-every 20`: env steps/s, and wall time to
   SB3's final held-out success, counted only once it holds (`mjx_gr00t.time_to_target`), both
   sides scored by one evaluator (`benchmarks.heldout`; on the twin SB3 reads the actor's entries).
-The Fetch user's own comparison, SB3 SAC + HER against ours to 90 % on pick-and-place, is
-`python -m benchmarks.peers_fetch_sac` (hours on a CPU, so a command of its own).
+SB3 SAC + HER against ours to 90 % on pick-and-place is `python -m benchmarks.peers_fetch_sac` (hours).
 Writes OUT.json (every record, the machine) and OUT.md (a table of rates and ratios, ours / peer
 unless said otherwise). The peers need the `peers` extra: pip install -e '.[peers]'.
 """
@@ -100,29 +99,26 @@ class Args:
     ours: str | None = None
     """sb3: a finished `train.residual_ppo` run directory trained with --eval-every, in one go (its task
     and evaluation seed are used for SB3 too); default: train one here with --ours-* and --base/--dr."""
-    ours_total_steps: int = 3_000_000
-    """sb3: --total-steps of our PPO run made here (train.residual_ppo's default)."""
-    ours_num_envs: int = 256
-    """sb3: --num-envs of our PPO run made here (train.residual_ppo's default)."""
+    ours_total_steps: int | None = None
+    """sb3: --total-steps of our PPO run made here (default: train.residual_ppo's)."""
+    ours_num_envs: int | None = None
+    """sb3: --num-envs of our PPO run made here (default: train.residual_ppo's)."""
     ours_flags: str = ""
-    """sb3: more train.residual_ppo flags for our run made here, as one string, e.g.
-    --ours-flags='--unroll-length 8'."""
+    """sb3: more train.residual_ppo flags for our run made here, as one string (--ours-flags='--seed 1')."""
     ours_out: str | None = None
     """sb3: run directory of our PPO run made here (default: a new runs/ppo-<scene>-<base>-<time>)."""
     scene: Literal["paper_card", "paper_square"] = "paper_card"
-    """sb3: scene of the residual task when no --ours run is given (with --ours, that run's): paper_card
-    (SB3 on `benchmarks.seed_env`) or paper_square, the rig's twin (SB3 on `benchmarks.seed_twin_env`,
-    reading the actor's observation: SB3's PPO has no asymmetric critic)."""
+    """sb3: scene without --ours (with it, that run's): paper_card (SB3 on `benchmarks.seed_env`) or
+    paper_square, the twin (`benchmarks.seed_twin_env`, the actor's observation: SB3 has no asymmetric critic)."""
     base: Literal["ik"] = "ik"
     """sb3: base policy of the residual task (the seed-style envs have the IK base)."""
     dr: bool = True
-    """sb3: domain randomisation of the residual task when no --ours run is given (--no-dr: off)."""
+    """sb3: domain randomisation of the residual task without --ours (--no-dr: off)."""
     window: int = 100
     """sb3: episodes in the training-rollout success window recorded for reference (not the target)."""
     reanalyse: str | None = None
-    """Recompute the sb3 comparisons of this peers JSON from its stored curves (and its run dir's
-    metrics, or those of --ours: a one-go run of the same task made since) with the current
-    definitions, without training SB3; rewrites it and its .md."""
+    """Recompute the sb3 comparisons of this peers JSON from its stored curves (and its run dir's metrics,
+    or --ours: a one-go run of its task) with the current definitions, no training; rewrites it and its .md."""
 
 
 QUICK = Args(
@@ -156,7 +152,7 @@ def validate(args: Args) -> list[str]:
             raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     for name in ("raw_num_envs", "fetch_num_envs", "sb3_num_envs", "sb3_n_steps", "sb3_batch_size",
                  "ours_total_steps", "ours_num_envs", "window", "eval_every", "eval_episodes"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.sb3_max_steps is not None and args.sb3_max_steps < 1:
         raise UsageError(f"--sb3-max-steps must be >= 1, got {args.sb3_max_steps}")
@@ -195,7 +191,9 @@ def ours_run(args: Args) -> tuple[str, RunConfig]:
         return args.ours, config
     out = args.ours_out or run_dir.default_out("ppo", args.scene, args.base)
     argv = ["--scene", args.scene, "--base", args.base, "--dr" if args.dr else "--no-dr",
-            "--engine", args.engine, "--num-envs", str(args.ours_num_envs), "--total-steps", str(args.ours_total_steps),
+            "--engine", args.engine,
+            *(["--num-envs", str(args.ours_num_envs)] if args.ours_num_envs else []),
+            *(["--total-steps", str(args.ours_total_steps)] if args.ours_total_steps else []),
             "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
             "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),
             "--out", out, *shlex.split(args.ours_flags)]
@@ -355,6 +353,8 @@ def markdown(results: dict[str, Any]) -> str:
             if cmp.get("target_at_or_below_start"):
                 rows.append(f"| (the target is at or below the base alone's {num(cmp['start_success (base alone, same episodes)'], '.1%')}: "
                             "this ratio compares evaluation schedules, not learning) | | | | |")
+        rows += [f"| our wall time to {float(name):.0%} held-out success, held for 3 evaluations | "
+                 f"{num(t['held_3_evals_s'], '.1f')} | | | s |" for name, t in ours.get("time_to_fixed_targets", {}).items()]
         overhead = sb3.get("seed_env_overhead") or {}
         finals = "; ".join(f"{r['name']} {num(r['final_success'], '.1%')} after {num(r['wall_s'], '.0f')} s "
                            f"({r['env_steps']:,} steps)" for r in sb3["sb3"])

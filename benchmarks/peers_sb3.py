@@ -35,6 +35,8 @@ EvalPoint = tuple[float, float, int]
 """(training wall_s, held-out success rate, env steps)."""
 CURVE_POINTS: int = 200
 HOLD_EVALS: int = 3
+FIXED_TARGETS: tuple[float, ...] = (0.85, 0.95)
+"""Our own times to these held-out successes are recorded beside the comparison with SB3's."""
 """The 'held for the next k evaluations' variant reported beside 'held to the end'."""
 
 
@@ -228,6 +230,7 @@ def compare(sb3_runs: Sequence[dict[str, Any]], ours_metrics: Sequence[dict[str,
             "training_window_curve": thin(windowed_success(ours_events, window)),
             "eval_interval_s": _interval(ours_curve)}
     ours["env_steps_per_s"] = ours["env_steps"] / ours["wall_s"]
+    ours["time_to_fixed_targets"] = {f"{t:.2f}": time_to_target(ours_curve, t, HOLD_EVALS) for t in FIXED_TARGETS}
     window_ours = windowed_success(ours_events, window)
     comparisons, sb3_out = [], []
     for run in sb3_runs:

@@ -156,6 +156,22 @@ def test_sb3_part(tmp_path, one_evaluator_per_task) -> None:
     assert again["parts"]["sb3"]["ours"]["heldout_curve"] == ours["heldout_curve"]
 
 
+@pytest.mark.slow
+def test_sb3_part_on_the_twin(tmp_path, one_evaluator_per_task) -> None:
+    """On paper_square SB3 trains on the seed-style twin env and is scored reading the actor's entries
+    of our observation; our own times to 85 % and 95 % are recorded and tabled."""
+    written, table = _run(tmp_path, "--parts", "sb3", "--scene", "paper_square", "--sb3-configs", "plain",
+                          "--ours-out", str(tmp_path / "ours"))
+    sb3 = written["parts"]["sb3"]
+    assert sb3["task"]["scene"] == "paper_square"
+    (run,), (cmp,) = sb3["sb3"], sb3["comparisons"]
+    assert run["env_steps"] >= peers.QUICK.sb3_max_steps and len(run["heldout_curve"]) >= 1
+    assert cmp["target"] <= cmp["final_success"]
+    fixed = sb3["ours"]["time_to_fixed_targets"]
+    assert set(fixed) == {"0.85", "0.95"} and all("held_3_evals_s" in t for t in fixed.values())
+    assert "our wall time to 85% held-out success" in table and "our wall time to 95%" in table
+
+
 def test_sb3_part_refuses_resumed_runs_and_runs_without_metrics(tmp_path) -> None:
     from mjx_gr00t.runner import cli, run_dir
 
