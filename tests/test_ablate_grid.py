@@ -27,8 +27,9 @@ TINY = AblationSettings(
     update_epochs=1, hidden=(16, 16), total_steps=16 * ITERATIONS, eval_episodes=8,
 )
 # A vmapped cell and the same cell trained alone: XLA may order float sums differently in a batched
-# matmul, so compare within this tolerance (measured here: at most 3e-8 after 3 iterations, not bitwise).
-ALONE_ATOL = 1e-6
+# matmul, so compare within this tolerance (not bitwise). Measured after 3 iterations: at most 3e-8 on one
+# 2-core machine, 2.1e-6 on another (2026-12-06, the same code): the contact physics amplifies the order.
+ALONE_ATOL = 1e-5
 NOMINAL = {"paper_xy": 0.0, "paper_yaw": 0.0, "friction": 1.0, "paper_mass": 1.0, "actuator_gain": 1.0}
 
 

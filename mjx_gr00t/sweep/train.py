@@ -49,7 +49,9 @@ def eval_every(settings: SweepSettings, batch_size: int) -> int:
 
 
 def checkpointer(out: str, g: int) -> Checkpointer:
-    return Checkpointer(os.path.join(out, "checkpoints", f"group{g}"), max_to_keep=1)
+    """Group g's checkpoints. Two are kept: progress.json is written after each save, so the one it
+    points to must survive the next save until then."""
+    return Checkpointer(os.path.join(out, "checkpoints", f"group{g}"), max_to_keep=2)
 
 
 def describe(ctx: Context, g: int) -> str:
