@@ -10,7 +10,6 @@ runs scored differently are not compared unawares.
 """
 
 import dataclasses
-import json
 import os
 from typing import Any
 
