@@ -309,8 +309,14 @@ def make_seed_env(config: SeedConfig = SeedConfig()) -> SeedPaperEnv:
 
 def make_seed_vec(num_envs: int, seed: int, vec_env: str = "dummy", normalize: bool = False,
                   config: SeedConfig = SeedConfig(), gamma: float = 0.99) -> Any:
-    """An SB3 VecEnv of `num_envs` `SeedPaperEnv`s, each in SB3's `Monitor` (episode stats) and
-    seeded seed + rank on its first reset (SB3's `make_vec_env`).
+    """An SB3 VecEnv of `num_envs` `SeedPaperEnv`s (`sb3_vec`)."""
+    return sb3_vec(make_seed_env, config, num_envs, seed, vec_env, normalize, gamma)
+
+
+def sb3_vec(factory: Any, config: Any, num_envs: int, seed: int, vec_env: str = "dummy", normalize: bool = False,
+            gamma: float = 0.99) -> Any:
+    """An SB3 VecEnv of `num_envs` envs `factory(config=config)`, each in SB3's `Monitor` (episode stats)
+    and seeded seed + rank on its first reset (SB3's `make_vec_env`); the seed-style envs share it.
 
     vec_env: 'dummy' (one process) or 'subproc' (one subprocess per env). normalize: wrap it in
     `VecNormalize` (observations and rewards, discounted with `gamma`). ValueError for bad input."""
@@ -322,8 +328,7 @@ def make_seed_vec(num_envs: int, seed: int, vec_env: str = "dummy", normalize: b
     if vec_env not in VEC_ENVS:
         raise ValueError(f"vec_env must be one of {', '.join(VEC_ENVS)}, got {vec_env!r}")
     vec_cls = SubprocVecEnv if vec_env == "subproc" else DummyVecEnv
-    vec = make_vec_env(make_seed_env, n_envs=num_envs, seed=seed, vec_env_cls=vec_cls,
-                       env_kwargs={"config": config})
+    vec = make_vec_env(factory, n_envs=num_envs, seed=seed, vec_env_cls=vec_cls, env_kwargs={"config": config})
     return VecNormalize(vec, gamma=gamma) if normalize else vec
 
 

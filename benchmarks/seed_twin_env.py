@@ -44,6 +44,7 @@ import gymnasium
 import mujoco
 import numpy as np
 
+from benchmarks.seed_env import sb3_vec
 from benchmarks.seed_ik import Chain, mat_to_quat, quat_to_mat
 from benchmarks.seed_twin_base import (
     ARM_JOINTS, FINGERTIP_BELOW_TOOL, MAX_DELAY_STEPS, DragIK, TwinConfig, canonical_yaw, corners, load_model,
@@ -54,7 +55,6 @@ MODEL_FIELDS: tuple[str, ...] = ("geom_friction", "body_mass", "body_inertia", "
 DRAWS: tuple[str, ...] = ("backlash", "latency", "estimate_bias", "estimate_std", "estimate_dropout", "estimate_delay")
 """Per-episode draws of the servo and estimate models that `reset(options=...)` may set."""
 RESET_OPTIONS: tuple[str, ...] = ("qpos", "qvel", "model_fields", *DRAWS)
-VEC_ENVS: tuple[str, ...] = ("dummy", "subproc")
 ACTOR_SIZE: int = 31
 """The actor's entries of our `robot` observation (ROBOT_LAYOUT up to the critic-only ones)."""
 
@@ -307,19 +307,5 @@ def make_seed_twin_env(config: TwinConfig = TwinConfig()) -> SeedTwinEnv:
 
 def make_seed_twin_vec(num_envs: int, seed: int, vec_env: str = "dummy", normalize: bool = False,
                        config: TwinConfig = TwinConfig(), gamma: float = 0.99) -> Any:
-    """An SB3 VecEnv of `num_envs` `SeedTwinEnv`s, each in SB3's `Monitor` (episode stats) and
-    seeded seed + rank on its first reset (SB3's `make_vec_env`).
-
-    vec_env: 'dummy' (one process) or 'subproc' (one subprocess per env). normalize: wrap it in
-    `VecNormalize` (observations and rewards, discounted with `gamma`). ValueError for bad input."""
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
-
-    if not isinstance(num_envs, int) or num_envs < 1:
-        raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-    if vec_env not in VEC_ENVS:
-        raise ValueError(f"vec_env must be one of {', '.join(VEC_ENVS)}, got {vec_env!r}")
-    vec_cls = SubprocVecEnv if vec_env == "subproc" else DummyVecEnv
-    vec = make_vec_env(make_seed_twin_env, n_envs=num_envs, seed=seed, vec_env_cls=vec_cls,
-                       env_kwargs={"config": config})
-    return VecNormalize(vec, gamma=gamma) if normalize else vec
+    """An SB3 VecEnv of `num_envs` `SeedTwinEnv`s (`seed_env.sb3_vec`: Monitor, seeds, VecNormalize)."""
+    return sb3_vec(make_seed_twin_env, config, num_envs, seed, vec_env, normalize, gamma)
