@@ -62,6 +62,7 @@ def test_fixed_settings_apply_to_every_run() -> None:
     (SweepSettings(grid=("num_minibatches=7",)), "configuration {'num_minibatches': 7}: num_envs * unroll_length"),
     (SweepSettings(grid=("learning_rate=-1",)), "learning_rate must be > 0"),
     (SweepSettings(seeds=()), "--seeds"),
+    (SweepSettings(grid=("learning_rate=abc",)), "--grid learning_rate: 'abc' is not a number"),
     (SweepSettings(target=1.5), "--target"),
 ])
 def test_bad_sweeps_fail_in_one_line(settings: SweepSettings, expected: str) -> None:
@@ -79,3 +80,5 @@ def test_memory_check_names_the_bytes_and_the_largest_grid_that_fits() -> None:
     message = info.value.message
     assert "needs 16.00 GiB (16 runs x 1024 MiB)" in message
     assert "10.00 GiB is available" in message and "has 10 runs per program" in message
+    with pytest.raises(UsageError, match="one run alone needs 2.00 GiB and 1.00 GiB is available"):
+        check_memory([(1, 2 * 2**30)], available=2**30)

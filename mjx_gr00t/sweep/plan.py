@@ -78,6 +78,11 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def flat_value(config: RunConfig, name: str) -> Any:
+    """The value of flat name `name` in `config` (an algorithm or residual field)."""
+    return getattr(config.algo, name) if hasattr(config.algo, name) else getattr(config.residual, name)
+
+
 def configurations(settings: SweepSettings, start: RunConfig) -> tuple[dict[str, Any], ...]:
     """Every combination of --grid values (or a --sample of them), as {name: value} in grid order.
     UsageError for a flag the algorithm does not have."""
@@ -87,7 +92,13 @@ def configurations(settings: SweepSettings, start: RunConfig) -> tuple[dict[str,
         if name not in allowed:
             raise UsageError(f"--grid {name}: {settings.algo} has no flag {name!r}; it sweeps: {', '.join(allowed)}")
         names.append(name)
-        value_lists.append([parse_value(v) for v in texts])
+        values = [parse_value(v) for v in texts]
+        current = flat_value(start, name)
+        wrong = [v for v in values if isinstance(current, (int, float)) and not isinstance(current, bool)
+                 and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+        if wrong:
+            raise UsageError(f"--grid {name}: {wrong[0]!r} is not a number (the recipe has {current!r})")
+        value_lists.append(values)
     combos = [dict(zip(names, values)) for values in itertools.product(*value_lists)]
     if settings.sample is not None and settings.sample < len(combos):
         chosen = sorted(random.Random(settings.sample_seed).sample(range(len(combos)), settings.sample))
@@ -167,6 +178,9 @@ def check_memory(group_bytes: list[tuple[int, int]], available: int | None = Non
     need = runs * per_run
     if need > available:
         fits = available // per_run
+        if fits == 0:
+            raise UsageError(f"one run alone needs {per_run / 2**30:.2f} GiB and {available / 2**30:.2f} GiB is "
+                             "available: lower num_envs or unroll_length")
         raise UsageError(
             f"the sweep's largest program needs {need / 2**30:.2f} GiB ({runs} runs x {per_run / 2**20:.0f} MiB) "
             f"and {available / 2**30:.2f} GiB is available; the largest grid that fits has {fits} runs per "
