@@ -157,6 +157,12 @@ def place_state(ts: TrainState, mesh: Mesh | None) -> TrainState:
 
 @functools.lru_cache(maxsize=16)
 def _jitted_init(config: OffPolicyConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
+    return jax.jit(build_init(config, env, mesh))
+
+
+def build_init(config: OffPolicyConfig, env: Env, mesh: Mesh | None) -> Callable[[jax.Array], TrainState]:
+    """The unjitted `key -> TrainState` behind `init` (no memory check). `config` may hold traced
+    hyperparameters (`off_policy_hyper.with_traced`), so nothing here is cached."""
     indices = actor_input_indices(env.spec)
     actor_size = None if indices is None else len(indices)
 
@@ -173,7 +179,7 @@ def _jitted_init(config: OffPolicyConfig, env: Env, mesh: Mesh | None) -> Callab
         )
         return place_state(strong(state), mesh)
 
-    return jax.jit(_init)
+    return _init
 
 
 def check_residual_env(env: Env) -> None:
@@ -218,6 +224,14 @@ def _make_train_step(
     config: OffPolicyConfig, env: Env, alpha_fn: Schedule | None, apply_prob_fn: Schedule | None,
     donate: bool, mesh: Mesh | None,
 ) -> TrainStep:
+    train_step = build_train_step(config, env, alpha_fn, apply_prob_fn, mesh)
+    return jax.jit(train_step, donate_argnums=(0,) if donate else ())
+
+
+def build_train_step(config: OffPolicyConfig, env: Env, alpha_fn: Schedule | None, apply_prob_fn: Schedule | None,
+                     mesh: Mesh | None) -> TrainStep:
+    """The unjitted train step behind `make_train_step`. `config` may hold traced hyperparameters and
+    `alpha_fn` return a traced alpha (`off_policy_hyper`), so nothing here is cached."""
     if apply_prob_fn is not None and alpha_fn is None:
         raise ValueError("apply_prob_fn is for residual training; give alpha_fn as well")
     residual = alpha_fn is not None
@@ -311,4 +325,4 @@ def _make_train_step(
         metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
         return place_state(new_ts, mesh), distributed.replicate(metrics, mesh)
 
-    return jax.jit(train_step, donate_argnums=(0,) if donate else ())
+    return train_step
