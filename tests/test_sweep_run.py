@@ -9,7 +9,6 @@ evaluation the others have trained past its time and stop. That makes the early 
 import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 
 import dataclasses
-import json
 import os
 
 import jax
@@ -21,10 +20,10 @@ from mjx_gr00t.errors import UsageError
 from mjx_gr00t.rl import ppo
 from mjx_gr00t.runner.build import build_env
 from mjx_gr00t.sweep.plan import make_plan
-from mjx_gr00t.sweep.program import GroupProgram
+from mjx_gr00t.sweep.program import build_program
 from mjx_gr00t.sweep.run import run
 from mjx_gr00t.sweep.settings import SweepSettings
-from mjx_gr00t.sweep.train import checkpointer
+from sweep_checks import assert_resumes_exactly, read  # noqa: E402  (tests/ helper)
 
 TINY = ("scene=fetch_reach", "base=script", "engine=c", "num_envs=8", "unroll_length=8", "num_minibatches=2",
         "policy_hidden=(16,16)", "value_hidden=(16,16)")
@@ -36,7 +35,7 @@ def test_a_run_of_the_program_is_the_standalone_trainer() -> None:
     """The first run of a program trains as train.residual_ppo's PPO from the same seed (vmapped
     batches round differently at most)."""
     plan = make_plan(dataclasses.replace(SETTINGS, seeds=(3,)))
-    program = GroupProgram.build(plan.groups[0])
+    program = build_program(plan.groups[0])
     state, hyper = program.init(plan.groups[0].runs), program.hyper(plan.groups[0].runs)
     step, seconds = program.compile_step(state, hyper)
     assert seconds > 0
@@ -52,11 +51,6 @@ def test_a_run_of_the_program_is_the_standalone_trainer() -> None:
     assert int(cell(state, 0).env_steps) == int(alone.env_steps) == 2 * 64
 
 
-def _read(out: str) -> tuple[dict, dict]:
-    with open(os.path.join(out, "summary.json")) as f, open(os.path.join(out, "progress.json")) as g:
-        return json.load(f), json.load(g)
-
-
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = str(tmp_path_factory.mktemp("sweep") / "whole")
@@ -65,7 +59,7 @@ def whole(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_outputs_early_stops_and_compiles(whole: str) -> None:
-    summary, progress = _read(whole)
+    summary, progress = read(whole)
     for name in ("results.csv", "results.md", "success.png", "run.json"):
         assert os.path.getsize(os.path.join(whole, name)) > 0
     assert summary["configurations"] == 3 and summary["programs"] == 1
@@ -87,26 +81,8 @@ def test_outputs_early_stops_and_compiles(whole: str) -> None:
 
 
 def test_an_interrupted_sweep_resumes_exactly(whole: str, tmp_path: str) -> None:
-    out = str(tmp_path / "resumed")
-    assert run(dataclasses.replace(SETTINGS, out=out, stop_after=3)) == {}
-    _, partial = _read_progress_only(out)
-    assert partial["groups"][0]["iteration"] == 3 and not partial["groups"][0]["done"]
-    summary = run(SweepSettings(resume=out))
-    _, want = _read(whole)
-    _, got = _read(out)
-    for a, b in zip(want["runs"], got["runs"], strict=True):
-        assert [(s, v) for _, s, v in a["curve"]] == [(s, v) for _, s, v in b["curve"]]
-        assert a["final"]["successes"] == b["final"]["successes"] and a["stopped"][:5] == b["stopped"][:5]
-    target = GroupProgram.build(make_plan(SETTINGS).groups[0]).init(make_plan(SETTINGS).runs[:1])
-    finished = [checkpointer(d, 0).restore(target) for d in (whole, out)]
-    for a, b in zip(jax.tree.leaves(finished[0]), jax.tree.leaves(finished[1]), strict=True):
-        assert np.array_equal(np.asarray(a), np.asarray(b))
+    summary = assert_resumes_exactly(SETTINGS, whole, str(tmp_path / "resumed"))
     assert summary["winner"]["config"] == 0
-
-
-def _read_progress_only(out: str) -> tuple[None, dict]:
-    with open(os.path.join(out, "progress.json")) as f:
-        return None, json.load(f)
 
 
 def test_an_occupied_out_is_refused_in_one_line(whole: str) -> None:

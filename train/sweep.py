@@ -3,14 +3,20 @@
     python -m train.sweep                                        # the default grid on the paper twin
     python -m train.sweep --grid learning_rate=3e-4,1e-3 entropy_coef=0,0.01 --seeds 0 1
     python -m train.sweep --grid learning_rate=1e-4,3e-4,1e-3,3e-3 gamma=0.97,0.98,0.99 --sample 6
+    python -m train.sweep --algo sac --fixed scene=paper_square base=ik her=False \
+        --grid critic_learning_rate=3e-4,1e-3 init_alpha=0.01,0.001 utd_ratio=0.25,0.5
     python -m train.sweep --resume runs/sweep-ppo-paper_square-...   # continue an interrupted sweep
 
 Every combination of the --grid values (or a --sample of them) x --seeds trains from the starting
-recipe (default: the algorithm's default recipe). Values that are data in PPO's step (learning rate,
-entropy, gamma, GAE lambda, clip, initial log std, alpha) share one compiled program: the runs are
-`jax.vmap`ped through one jitted PPO step, so their physics steps as one batch. Flags that change
-shapes or loop lengths (epochs, minibatches, num_envs, unroll_length, widths) split the runs into
-one program per value, trained one after another; the sweep says how many compiles that costs.
+recipe (default: the algorithm's default recipe). Values that are data in the algorithm's step share
+one compiled program: the runs are `jax.vmap`ped through one jitted step, so their physics steps as
+one batch. Data: PPO's learning rate, entropy, gamma, GAE lambda, clip and initial log std; SAC's and
+fast_td3's learning rates, gamma, tau, reward scale (SAC: also its temperature's learning rate and
+start; fast_td3: its exploration and target noise and action penalty); and the residual's alpha.
+Flags that change shapes or loop lengths (epochs, minibatches, num_envs, unroll_length, updates per
+iteration, batch size, widths) split the runs into one program per value, trained one after another;
+the sweep says how many compiles that costs. Off-policy runs each keep their own replay buffer (in
+memory and in every checkpoint): pass a smaller --fixed buffer_capacity for wide grids.
 
 Each run is evaluated on the same held-out episodes every --eval-every-steps, and its time to
 --target is the first evaluation from which its success holds for --hold evaluations

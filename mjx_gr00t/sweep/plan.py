@@ -4,16 +4,19 @@ share one compiled program, and whether the largest group fits memory.
     plan = make_plan(settings)
     for group in plan.groups:            # one vmapped program each, trained one after another
         group.config                     # the group's static RunConfig (traced fields: its first run's)
-        group.runs                       # (Run(config index, seed, RunConfig, PPOHyper values), ...)
+        group.runs                       # (Run(config index, seed, RunConfig, traced values), ...)
 
-A PPO field in `ppo_config.TRACED_FIELDS`, or alpha, is data (`PPOHyper`): configurations that differ
-only there share a program. Any other difference (update_epochs, num_envs, unroll_length, widths,
-the residual penalty, ...) gives a group, and a compile, of its own.
+A field the algorithm's step takes as data (`traced_names`: PPO's `ppo_config.TRACED_FIELDS`, the
+off-policy learners' `off_policy_hyper.TRACED_FIELDS`, and the residual's alpha) may differ between
+configurations that share a program. Any other difference (update_epochs, num_envs, unroll_length,
+updates per iteration, batch size, widths, the residual penalty, ...) gives a group, and a compile,
+of its own.
 """
 
 import ast
 import dataclasses
 import itertools
+import json
 import random
 from typing import Any
 
@@ -21,17 +24,24 @@ import jax
 import numpy as np
 
 from mjx_gr00t.errors import UsageError
-from mjx_gr00t.rl.ppo_config import TRACED_FIELDS
+from mjx_gr00t.rl import off_policy_hyper
+from mjx_gr00t.rl.ppo_config import PPOConfig
+from mjx_gr00t.rl.ppo_config import TRACED_FIELDS as PPO_TRACED
 from mjx_gr00t.rl.replay import available_memory_bytes
-from mjx_gr00t.runner.config import RunConfig, SceneSettings, with_flat
+from mjx_gr00t.runner.config import RunConfig, SceneSettings, as_json, with_flat
 from mjx_gr00t.runner.recipes import default_config, recipe_config, resolve
 from mjx_gr00t.sweep.settings import SweepSettings
 
 RESIDUAL_FLAGS: tuple[str, ...] = ("alpha", "residual_penalty")
 SCENE_FLAGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SceneSettings))
 """--fixed may also set the scene's settings (scene, base, engine, dr, scene_options)."""
-TRACED: tuple[str, ...] = (*TRACED_FIELDS, "alpha")
-"""Flat names that are data in one program."""
+
+
+def traced_names(config: RunConfig) -> tuple[str, ...]:
+    """Flat names that are data in one program of `config`'s algorithm, alpha (the residual's) last."""
+    algo = config.algo
+    fields = PPO_TRACED if isinstance(algo, PPOConfig) else off_policy_hyper.traced_fields(algo)
+    return (*fields, "alpha")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +52,7 @@ class Run:
     seed: int
     config: RunConfig
     hyper: tuple[tuple[str, float], ...]
-    """(name, value) of every traced field, in `TRACED` order."""
+    """(name, value) of every traced field, in `traced_names` order."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,17 +145,18 @@ def run_config(start: RunConfig, values: dict[str, Any], seed: int, algo: str) -
         raise UsageError(f"configuration {values}: {message}") from e
 
 
-def static_key(config: RunConfig) -> RunConfig:
-    """`config` with the traced fields and the seed at fixed values: runs with equal keys share a program."""
-    algo = dataclasses.replace(config.algo, **{f: 1.0 for f in TRACED_FIELDS})
-    residual = dataclasses.replace(config.residual, alpha=1.0)
-    return dataclasses.replace(config, algo=algo, residual=residual, seed=0)
+def static_key(config: RunConfig) -> str:
+    """`config` without its traced fields and seed, as JSON: runs with equal keys share a program."""
+    record = as_json(config)
+    record.pop("seed")
+    for name in traced_names(config):
+        record["residual" if name == "alpha" else "algo"][name] = None
+    return json.dumps(record, sort_keys=True)
 
 
 def hyper_values(config: RunConfig) -> tuple[tuple[str, float], ...]:
-    """(name, value) of every traced field of `config`, in `TRACED` order."""
-    values = {f: float(getattr(config.algo, f)) for f in TRACED_FIELDS}
-    return tuple((name, values.get(name, float(config.residual.alpha))) for name in TRACED)
+    """(name, value) of every traced field of `config`, in `traced_names` order."""
+    return tuple((name, float(flat_value(config, name))) for name in traced_names(config))
 
 
 def make_plan(settings: SweepSettings) -> Plan:
@@ -155,7 +166,7 @@ def make_plan(settings: SweepSettings) -> Plan:
     runs = tuple(Run(i, seed, c, hyper_values(c))
                  for i, values in enumerate(configs) for seed in settings.seeds
                  for c in [run_config(start, values, seed, settings.algo)])
-    groups: dict[RunConfig, list[Run]] = {}
+    groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(static_key(run.config), []).append(run)
     ordered = tuple(Group(config=dataclasses.replace(members[0].config, seed=0), runs=tuple(members))

@@ -21,9 +21,9 @@ from mjx_gr00t.runner.config import as_json
 from mjx_gr00t.runner.loop import ctrl_c_requests
 from mjx_gr00t.sweep import outcome, report
 from mjx_gr00t.sweep.plan import Plan, check_memory, make_plan
-from mjx_gr00t.sweep.program import GroupProgram
+from mjx_gr00t.sweep.program import build_program
 from mjx_gr00t.sweep.progress import Progress
-from mjx_gr00t.sweep.settings import SweepSettings, validate
+from mjx_gr00t.sweep.settings import DEFAULT_GRIDS, SweepSettings, validate
 from mjx_gr00t.sweep.train import Context, train_group
 
 ALGO: str = "sweep"
@@ -55,14 +55,16 @@ def run(settings: SweepSettings) -> dict[str, Any]:
     if settings.resume:
         settings = dataclasses.replace(saved_settings(settings.resume), resume=settings.resume,
                                        stop_after=settings.stop_after)
+    if settings.grid is None:  # the algorithm's default grid, written out in run.json
+        settings = dataclasses.replace(settings, grid=DEFAULT_GRIDS[settings.algo])
     validate(settings)
     start = time.perf_counter()
     plan = make_plan(settings)
-    programs = [GroupProgram.build(group) for group in plan.groups]
+    programs = [build_program(group) for group in plan.groups]
     check_memory([(len(g.runs), p.bytes_per_run()) for g, p in zip(plan.groups, programs)])
     out = prepare(settings, plan)
     progress = Progress.load(out, plan) if settings.resume else Progress.new(plan)
-    swept = ", ".join(n.partition("=")[0] for n in settings.grid)
+    swept = ", ".join(name for name, _ in settings.grid_items())
     print(f"sweep of {settings.algo} over {swept}: {len(plan.configs)} configurations x {len(settings.seeds)} "
           f"seeds = {len(plan.runs)} runs in {len(plan.groups)} programs (at least {len(plan.groups)} compiles; "
           f"each early stop recompiles its program smaller); target {settings.target:.0%} held for "

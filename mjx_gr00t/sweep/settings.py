@@ -17,6 +17,14 @@ DEFAULT_GRID: tuple[str, ...] = (
 """2 x 2 x 2 = 8 configurations of the paper twin's PPO recipe in 2 programs (2 and 4 epochs): the
 sweep behind the twin's default recipe (benchmarks/results/sweep_ppo_paper_square_cpu2/)."""
 
+DEFAULT_GRIDS: dict[str, tuple[str, ...]] = {
+    "ppo": DEFAULT_GRID,
+    "sac": ("actor_learning_rate=3e-4,1e-3", "critic_learning_rate=3e-4,1e-3"),
+    "fast_td3": ("critic_learning_rate=3e-4,1e-3", "noise_std_max=0.2,0.4"),
+}
+"""--grid when none is given, per algorithm: each a 2 x 2 grid of values that are data (one program)
+for the off-policy learners."""
+
 
 @dataclasses.dataclass(frozen=True)
 class SweepSettings:
@@ -24,17 +32,22 @@ class SweepSettings:
     program per shape group; time each to a held target by periodic held-out evaluation; write CSV,
     markdown, a plot and the winner."""
 
-    algo: Literal["ppo"] = "ppo"
-    """Algorithm swept. Only PPO so far: the off-policy learners' train steps do not yet take their
-    hyperparameters as data."""
+    algo: Literal["ppo", "sac", "fast_td3"] = "ppo"
+    """Algorithm swept: PPO, SAC or the fast off-policy learner."""
     recipe: str | None = None
-    """Starting recipe (`python -m train.residual_ppo --recipe list`); default: the algorithm's default
-    recipe (ppo: paper_square/ik/ppo, the paper twin)."""
-    grid: tuple[str, ...] = DEFAULT_GRID
-    """Swept flags, each NAME=V1,V2,...; every combination is one configuration. PPO: learning_rate,
-    entropy_coef, gamma, gae_lambda, clip_eps, init_log_std and alpha are data in one program; any
-    other flag (update_epochs, num_minibatches, num_envs, unroll_length, policy_hidden, ...) changes
-    shapes or loop lengths and compiles one program per value."""
+    """Starting recipe (`python -m train.residual_<algo> --recipe list`); default: the algorithm's
+    default recipe (ppo: paper_square/ik/ppo, the paper twin; sac: fetch_push/zero/sac; fast_td3:
+    fetch_pick_place/zero/fast_td3)."""
+    grid: tuple[str, ...] | None = None
+    """Swept flags, each NAME=V1,V2,...; every combination is one configuration. Data in one program:
+    PPO's learning_rate, entropy_coef, gamma, gae_lambda, clip_eps, init_log_std; SAC's and
+    fast_td3's actor_learning_rate, critic_learning_rate, gamma, tau, reward_scale (SAC also
+    alpha_learning_rate, init_alpha; fast_td3 also noise_std_min, noise_std_max, target_noise,
+    target_noise_clip, action_l2); and the residual's alpha. Any other flag (update_epochs,
+    num_minibatches, num_envs, unroll_length, updates_per_iteration, utd_ratio, batch_size, widths,
+    ...) changes shapes or loop lengths and compiles one program per value. Default: the algorithm's
+    default grid (ppo: learning_rate x init_log_std x update_epochs, the sweep behind the twin's
+    recipe; sac: actor x critic learning rates; fast_td3: critic learning rate x noise_std_max)."""
     sample: int | None = None
     """Train a random sample of this many configurations of the grid (drawn with --sample-seed)
     instead of all of them."""
@@ -74,7 +87,8 @@ class SweepSettings:
 
     def grid_items(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """((name, (value texts, ...)), ...) of --grid; UsageError for a malformed entry."""
-        return tuple(_split(item, "--grid", many=True) for item in self.grid)
+        grid = DEFAULT_GRIDS[self.algo] if self.grid is None else self.grid
+        return tuple(_split(item, "--grid", many=True) for item in grid)
 
     def fixed_items(self) -> tuple[tuple[str, str], ...]:
         """((name, value text), ...) of --fixed; UsageError for a malformed entry."""

@@ -10,7 +10,6 @@ again (counted in the group's `compiles`).
 """
 
 import dataclasses
-import math
 import os
 import threading
 import time
@@ -21,6 +20,7 @@ import numpy as np
 from mjx_gr00t.checkpoint import Checkpointer
 from mjx_gr00t.sweep import outcome
 from mjx_gr00t.sweep.plan import Plan
+from mjx_gr00t.runner.recipes import total_iterations
 from mjx_gr00t.sweep.program import GroupProgram, select
 from mjx_gr00t.sweep.progress import Progress
 from mjx_gr00t.sweep.settings import SweepSettings
@@ -83,9 +83,9 @@ def train_group(ctx: Context, g: int, program: GroupProgram) -> bool:
     when this invocation must stop first (Ctrl-C or --stop-after), after a checkpoint."""
     settings, plan, gp = ctx.settings, ctx.plan, ctx.progress.groups[g]
     group = plan.groups[g]
-    config = program.config
-    every = eval_every(settings, config.batch_size)
-    total = config.total_iterations or math.ceil(settings.total_steps / config.batch_size)
+    per_iteration = program.steps_per_iteration
+    every = eval_every(settings, per_iteration)
+    total = total_iterations(group.config, program.algo)
     ckpt = checkpointer(ctx.out, g)
     if gp.active is None:
         gp.active = [plan.runs.index(r) for r in group.runs]
@@ -95,7 +95,7 @@ def train_group(ctx: Context, g: int, program: GroupProgram) -> bool:
         state = ckpt.restore(state, gp.iteration)
         print(f"{describe(ctx, g)}: resumed at iteration {gp.iteration}/{total}")
     else:
-        print(f"{describe(ctx, g)}: {total} iterations of {config.batch_size:,} steps per run, "
+        print(f"{describe(ctx, g)}: {total} iterations of {per_iteration:,} steps per run, "
               f"held-out evaluation every {every}")
     step = None
     while gp.iteration < total and gp.active:
@@ -116,7 +116,7 @@ def train_group(ctx: Context, g: int, program: GroupProgram) -> bool:
             ctx.iterations_left -= 1
         for k in gp.active:
             ctx.progress.runs[k].clock_s += seconds / len(gp.active)
-            ctx.progress.runs[k].env_steps += config.batch_size
+            ctx.progress.runs[k].env_steps += per_iteration
         if gp.iteration % every == 0 or gp.iteration == total:
             state, hyper, smaller = _evaluate(ctx, g, program, state, hyper, total)
             step = None if smaller else step
