@@ -28,7 +28,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import shlex
 import sys
 import time
 from typing import Any, Literal
@@ -39,11 +38,10 @@ from mjx_gr00t import cli_args
 from benchmarks.common import machine_tag
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.machine import machine, machine_line
-from mjx_gr00t.runner.config import RunConfig
+from benchmarks.peers_ours import check_seed_task, learner_name, ours_run
 
 PARTS: tuple[str, ...] = ("raw", "fetch", "sb3")
-SEED_SCENES: tuple[str, ...] = ("paper_card", "paper_square")
-"""Scenes with a seed-style env for the sb3 part: `seed_env` (the card) and `seed_twin_env` (the twin)."""
+LEARNERS: dict[str, str] = {"ppo": "PPO", "sac": "SAC", "fast_td3": "fast off-policy learner (fast_td3)"}
 PEER_MODULES: dict[str, str] = {"fetch": "gymnasium_robotics", "sb3": "stable_baselines3"}
 
 
@@ -60,7 +58,7 @@ class Args:
     """Output path without extension: writes OUT.json and OUT.md. Default:
     benchmarks/results/peers_<machine tag>, e.g. peers_cpu2."""
     engine: Literal["auto", "c", "mjx", "warp"] = "auto"
-    """Our physics engine in the raw and fetch parts, our PPO run made here and the held-out evaluator
+    """Our physics engine in the raw and fetch parts, our run made here and the held-out evaluator
     ('auto': c on a CPU, mjx on a GPU)."""
     seed: int = 0
     """Seed of envs, actions and both learners."""
@@ -92,21 +90,23 @@ class Args:
     sb3_eval_every_s: float = 30.0
     """sb3: seconds of SB3 training between held-out evaluations."""
     eval_every: int = 20
-    """sb3: --eval-every of our PPO run made here (iterations between held-out evaluations)."""
+    """sb3: --eval-every of our run made here (iterations between held-out evaluations)."""
     eval_episodes: int = 128
     """sb3: held-out episodes per evaluation, both sides (our run made here uses it as
     --eval-every-episodes; with --ours, that run's own value is used)."""
     ours: str | None = None
     """sb3: a finished `train.residual_ppo` run directory trained with --eval-every, in one go (its task
     and evaluation seed are used for SB3 too); default: train one here with --ours-* and --base/--dr."""
+    ours_algo: Literal["ppo", "sac", "fast_td3"] = "ppo"
+    """sb3: the learner of our run made here: train.residual_<ours_algo> (its recipe via --ours-flags)."""
     ours_total_steps: int | None = None
-    """sb3: --total-steps of our PPO run made here (default: train.residual_ppo's)."""
+    """sb3: --total-steps of our run made here (default: the trainer's, or its --recipe's)."""
     ours_num_envs: int | None = None
-    """sb3: --num-envs of our PPO run made here (default: train.residual_ppo's)."""
+    """sb3: --num-envs of our run made here (default: the trainer's, or its --recipe's)."""
     ours_flags: str = ""
-    """sb3: more train.residual_ppo flags for our run made here, as one string (--ours-flags='--seed 1')."""
+    """sb3: more trainer flags for our run made here, as one string (--ours-flags='--recipe paper_square/ik/fast_td3')."""
     ours_out: str | None = None
-    """sb3: run directory of our PPO run made here (default: a new runs/ppo-<scene>-<base>-<time>)."""
+    """sb3: run directory of our run made here (default: a new runs/<algo>-<scene>-<base>-<time>)."""
     scene: Literal["paper_card", "paper_square"] = "paper_card"
     """sb3: scene without --ours (with it, that run's): paper_card (SB3 on `benchmarks.seed_env`) or
     paper_square, the twin (`benchmarks.seed_twin_env`, the actor's observation: SB3 has no asymmetric critic)."""
@@ -166,46 +166,8 @@ def validate(args: Args) -> list[str]:
     return parts
 
 
-def _check_seed_task(config: RunConfig, where: str) -> None:
-    """UsageError unless a PPO run's config is a task a seed-style env reproduces."""
-    scene, base, schedule = config.scene.scene, config.scene.base, config.residual.alpha_schedule
-    if schedule != "constant" or base != "ik" or scene not in SEED_SCENES:
-        raise UsageError(f"{where}: the seed-style SB3 envs are the paper tasks ({', '.join(SEED_SCENES)}) with the "
-                         f"IK base and a constant alpha (got scene={scene!r}, base={base!r}, alpha_schedule={schedule!r})")
-
-
-def ours_run(args: Args) -> tuple[str, RunConfig]:
-    """Our PPO run for the sb3 part: read from --ours (checked) or trained here with --eval-every.
-    Returns its directory and its resolved config."""
-    from benchmarks.runs import read_config
-    from mjx_gr00t.runner import cli, run, run_dir
-
-    if args.ours:
-        record, config = read_config(args.ours)
-        if record["algo"] != "ppo":
-            raise UsageError(f"--ours {args.ours!r} is a {record['algo']} run; pass a train.residual_ppo run")
-        if record.get("resumes"):
-            raise UsageError(f"--ours {args.ours!r} was resumed ({len(record['resumes'])} time(s)): its clock "
-                             "has gaps a time to target cannot see; pass a run trained in one go")
-        _check_seed_task(config, f"--ours {args.ours!r}")
-        return args.ours, config
-    out = args.ours_out or run_dir.default_out("ppo", args.scene, args.base)
-    argv = ["--scene", args.scene, "--base", args.base, "--dr" if args.dr else "--no-dr",
-            "--engine", args.engine,
-            *(["--num-envs", str(args.ours_num_envs)] if args.ours_num_envs else []),
-            *(["--total-steps", str(args.ours_total_steps)] if args.ours_total_steps else []),
-            "--seed", str(args.seed), "--wandb", "disabled", "--eval-episodes", "0",
-            "--eval-every", str(args.eval_every), "--eval-every-episodes", str(args.eval_episodes),
-            "--out", out, *shlex.split(args.ours_flags)]
-    config = cli.parse("ppo", argv)
-    _check_seed_task(config, "--ours-flags")
-    print(f"sb3 part: our PPO, python -m train.residual_ppo {' '.join(argv)}", flush=True)
-    run.train(config, "ppo")
-    return out, read_config(out)[1]
-
-
 def run_sb3_part(args: Args) -> dict[str, Any]:
-    """The sb3 record: our PPO (run here or read from --ours) and seed-style SB3 on the same task,
+    """The sb3 record: our run (PPO or --ours-algo; run here or read from --ours) and seed-style SB3 on the same task,
     each scored by the same held-out evaluator."""
     from benchmarks import peers_sb3, seed_env
     from benchmarks.heldout import HeldOutEvaluator, task_of
@@ -240,7 +202,7 @@ def run_sb3_part(args: Args) -> dict[str, Any]:
               flush=True)
         runs.append(peers_sb3.train_sb3(settings, evaluator, seed_config, evaluator.env.spec.actor_indices))
     start = evaluator(lambda obs: np.zeros((obs.shape[0], evaluator.env.action_size), np.float32))["success_rate"]
-    ours = {"run_dir": out, "made_here": not args.ours, "args": flat_settings(config)}
+    ours = {"run_dir": out, "made_here": not args.ours, "algo": learner_name(config), "args": flat_settings(config)}
     return {"task": task, "heldout_episodes": episodes, "heldout_seed": seed, "seed_env_overhead": overhead,
             **peers_sb3.compare(runs, metrics, ours, args.window, episodes, start)}
 
@@ -273,17 +235,18 @@ def reanalyse_sb3(path: str, ours_dir: str | None = None) -> dict[str, Any]:
     replaced = None
     if ours_dir is not None:
         record, config = read_config(ours_dir)
-        _check_seed_task(config, f"--ours {ours_dir!r}")
+        check_seed_task(config, f"--ours {ours_dir!r}")
         task = {k: v for k, v in task_of(config).items() if k in sb3["task"]}
         if task != sb3["task"] or record.get("resumes"):
             raise UsageError(f"--ours {ours_dir!r} is not a one-go run of the JSON's task {sb3['task']} (got {task})")
         replaced = {"run_dir": sb3["ours"]["run_dir"], "made_here": sb3["ours"]["made_here"]}
-        sb3["ours"] = {"run_dir": ours_dir, "made_here": False, "args": flat_settings(config)}
+        sb3["ours"] = {"run_dir": ours_dir, "made_here": False, "algo": learner_name(config), "args": flat_settings(config)}
     out = sb3["ours"]["run_dir"]
     metrics = read_metrics(os.path.join(out, METRICS_FILE))
     evaluator = HeldOutEvaluator(sb3["task"], episodes=sb3["heldout_episodes"], seed=sb3["heldout_seed"])
     start = evaluator(lambda obs: np.zeros((obs.shape[0], evaluator.env.action_size), np.float32))["success_rate"]
     ours = {k: sb3["ours"][k] for k in ("run_dir", "made_here", "args")}
+    ours["algo"] = sb3["ours"].get("algo", "ppo")
     sb3.update(peers_sb3.compare(sb3["sb3"], metrics, ours, results["args"]["window"], sb3["heldout_episodes"], start))
     results.setdefault("reanalysed", []).append(
         {"date": time.strftime("%Y-%m-%d %H:%M"),
@@ -337,7 +300,7 @@ def markdown(results: dict[str, Any]) -> str:
             head = [k for k in cmp if k.endswith("(headline)")][0]
             k = head.split("_")[2]
             lo, hi = cmp["final_success_ci95"]
-            rows.append(f"| our PPO vs {run['name']} ({hp['vec_env']} VecEnv, {run['settings']['num_envs']} envs), "
+            rows.append(f"| our {LEARNERS[ours.get('algo', 'ppo')]} vs {run['name']} ({hp['vec_env']} VecEnv, {run['settings']['num_envs']} envs), "
                         f"training, updates included | {num(ours['env_steps_per_s'])} | {num(run['env_steps_per_s'])} | "
                         f"{num(cmp['env_steps_per_s_ratio'], '.1f', 'x')} | env steps/s |")
             rows.append(f"| wall time to {num(target, '.1%')} held-out success, **held for {k} evaluations** "
