@@ -8,6 +8,7 @@ import mjx_gr00t  # noqa: F401  (sets XLA flags before JAX is imported)
 
 import dataclasses
 import os
+import shlex
 
 import jax
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from mjx_gr00t.ablate.grid import cell
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.rl import sac
+from mjx_gr00t.runner import cli
 from mjx_gr00t.runner.build import build_env
 from mjx_gr00t.runner.run import schedules
 from mjx_gr00t.sweep.plan import make_plan
@@ -31,8 +33,11 @@ SETTINGS = SweepSettings(algo="sac", grid=("critic_learning_rate=1e-3,3e-4",), f
                          target=0.9, hold=1, eval_every_steps=64, eval_episodes=4, final_episodes=8)
 
 
-def test_a_run_of_the_program_is_the_standalone_trainer() -> None:
-    plan = make_plan(dataclasses.replace(SETTINGS, seeds=(3,)))
+@pytest.mark.parametrize("her", [False, True], ids=["plain", "her"])
+def test_a_run_of_the_program_is_the_standalone_trainer(her: bool) -> None:
+    """With HER the relabelling (and the script base rebased for hindsight goals) runs inside the vmap."""
+    fixed = (*TINY[:3], f"her={her}", *TINY[4:])
+    plan = make_plan(dataclasses.replace(SETTINGS, seeds=(3,), fixed=fixed))
     program = build_program(plan.groups[0])
     assert isinstance(program, OffPolicyProgram) and program.steps_per_iteration == 64
     state, hyper = program.init(plan.groups[0].runs), program.hyper(plan.groups[0].runs)
@@ -66,7 +71,11 @@ def test_outputs_early_stop_and_winner(whole: str) -> None:
     ended = {row["config"]: row["ended"] for row in summary["results"]}
     assert ended[0] == "budget" and ended[1].startswith("early: ")
     assert [r["env_steps"] for r in progress["runs"]] == [256, 128]
-    assert summary["winner"]["command"] == "python -m train.residual_sac --critic-learning-rate 0.001"
+    command = shlex.split(summary["winner"]["command"])
+    assert command[:3] == ["python", "-m", "train.residual_sac"] and "--no-her" in command
+    alone = cli.parse("sac", command[3:])   # the winner's command trains exactly the swept run
+    swept = make_plan(SETTINGS).runs[0].config
+    assert alone.identity() == swept.identity() and alone.run.total_steps == swept.run.total_steps == 256
     for name in ("results.csv", "results.md", "success.png"):
         assert os.path.getsize(os.path.join(whole, name)) > 0
 

@@ -20,7 +20,7 @@ from mjx_gr00t.runner import run_dir
 from mjx_gr00t.runner.config import as_json
 from mjx_gr00t.runner.loop import ctrl_c_requests
 from mjx_gr00t.sweep import outcome, report
-from mjx_gr00t.sweep.plan import Plan, check_memory, make_plan
+from mjx_gr00t.sweep.plan import Plan, check_memory, make_plan, parse_value
 from mjx_gr00t.sweep.program import build_program
 from mjx_gr00t.sweep.progress import Progress
 from mjx_gr00t.sweep.settings import DEFAULT_GRIDS, SweepSettings, validate
@@ -80,8 +80,21 @@ def run(settings: SweepSettings) -> dict[str, Any]:
     return finish(settings, plan, progress, out, time.perf_counter() - start)
 
 
-def _flag_text(value: Any) -> str:
-    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+def _flag(name: str, value: Any) -> str:
+    """One CLI flag of the trainers: --name value, --name v1 v2 for a tuple, --name / --no-name for a bool."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} " + (" ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value))
+
+
+def winner_command(settings: SweepSettings, values: dict[str, Any]) -> str:
+    """The command that trains a configuration alone as the sweep did: its recipe, --fixed settings, run
+    length and swept values."""
+    fixed = {name: parse_value(text) for name, text in settings.fixed_items()}
+    flags = [*([f"--recipe {settings.recipe}"] if settings.recipe else []),
+             *(_flag(k, v) for k, v in {**fixed, "total_steps": settings.total_steps, **values}.items())]
+    return f"python -m train.residual_{settings.algo} {' '.join(flags)}"
 
 
 def winner_settings(plan: Plan, index: int) -> dict[str, Any]:
@@ -102,9 +115,8 @@ def finish(settings: SweepSettings, plan: Plan, progress: Progress, out: str, wa
     winner = None
     if leader is not None:
         values = winner_settings(plan, leader[0])
-        flags = " ".join(f"--{k.replace('_', '-')} {_flag_text(v)}" for k, v in values.items())
         winner = {"config": leader[0], "settings": values, "time_to_target_s": leader[1], "over": recipe,
-                  "command": f"python -m train.residual_{settings.algo} {flags}".strip()}
+                  "command": winner_command(settings, values)}
         print(f"winner: config {leader[0]} {values}, held {settings.target:.0%} from {leader[1]:.0f} s; "
               f"train it alone with: {winner['command']}")
     else:
