@@ -24,7 +24,7 @@ from train import residual_fast_td3
 
 # 8 envs x 1 step = 8 env steps per iteration, 4 iterations, 2 updates of batch 16 per iteration.
 TINY = [
-    "--scene", "fetch_reach", "--base", "zero", "--num-envs", "8", "--updates-per-iteration", "2",
+    "--recipe", "fetch_pick_place/zero/fast_td3", "--scene", "fetch_reach", "--base", "zero", "--num-envs", "8", "--updates-per-iteration", "2",
     "--batch-size", "16", "--buffer-capacity", "64", "--warmup-steps", "16", "--atoms", "11",
     "--actor-hidden", "16", "16", "--critic-hidden", "16", "16", "--total-steps", "32", "--engine", "c",
     "--checkpoint-every", "1", "--wandb", "disabled",

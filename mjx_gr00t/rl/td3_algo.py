@@ -46,7 +46,7 @@ def _describe(config: FastTD3Config, env: Any) -> str:
 
 
 ALGO = Algo(
-    name="fast_td3", config_type=FastTD3Config, default_recipe="fetch_pick_place/zero/fast_td3",
+    name="fast_td3", config_type=FastTD3Config, default_recipe="paper_square/ik/fast_td3",
     steps_per_iteration=lambda config: config.env_steps_per_iteration, resolve=lambda config, _: config,
     check=sac_algo.check, init=sac.init, make_train_step=sac_algo.make_train_step,
     inference_params=sac_algo.inference_params, policy_fn=_policy_fn, export_params=_export_params,

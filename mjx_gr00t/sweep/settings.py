@@ -20,10 +20,10 @@ sweep behind the twin's default recipe (benchmarks/results/sweep_ppo_paper_squar
 DEFAULT_GRIDS: dict[str, tuple[str, ...]] = {
     "ppo": DEFAULT_GRID,
     "sac": ("actor_learning_rate=3e-4,1e-3", "critic_learning_rate=3e-4,1e-3"),
-    "fast_td3": ("critic_learning_rate=3e-4,1e-3", "noise_std_max=0.2,0.4"),
+    "fast_td3": ("actor_learning_rate=1e-4,3e-4", "action_l2=1,10", "alpha=0.3,1.0"),
 }
-"""--grid when none is given, per algorithm: each a 2 x 2 grid of values that are data (one program)
-for the off-policy learners."""
+"""--grid when none is given, per algorithm; the off-policy grids are data (one program each). fast_td3's
+is the sweep behind its twin recipe (benchmarks/results/sweep_fast_td3_paper_square_cpu2/)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +36,8 @@ class SweepSettings:
     """Algorithm swept: PPO, SAC or the fast off-policy learner."""
     recipe: str | None = None
     """Starting recipe (`python -m train.residual_<algo> --recipe list`); default: the algorithm's
-    default recipe (ppo: paper_square/ik/ppo, the paper twin; sac: fetch_push/zero/sac; fast_td3:
-    fetch_pick_place/zero/fast_td3)."""
+    default recipe (ppo: paper_square/ik/ppo and fast_td3: paper_square/ik/fast_td3, the paper twin;
+    sac: fetch_push/zero/sac)."""
     grid: tuple[str, ...] | None = None
     """Swept flags, each NAME=V1,V2,...; every combination is one configuration. Data in one program:
     PPO's learning_rate, entropy_coef, gamma, gae_lambda, clip_eps, init_log_std; SAC's and
@@ -47,7 +47,8 @@ class SweepSettings:
     num_minibatches, num_envs, unroll_length, updates_per_iteration, utd_ratio, batch_size, widths,
     ...) changes shapes or loop lengths and compiles one program per value. Default: the algorithm's
     default grid (ppo: learning_rate x init_log_std x update_epochs, the sweep behind the twin's
-    recipe; sac: actor x critic learning rates; fast_td3: critic learning rate x noise_std_max)."""
+    recipe; sac: actor x critic learning rates; fast_td3: actor learning rate x action_l2 x alpha, the
+    sweep behind its twin recipe)."""
     sample: int | None = None
     """Train a random sample of this many configurations of the grid (drawn with --sample-seed)
     instead of all of them."""
