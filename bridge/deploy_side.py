@@ -63,13 +63,19 @@ def load_groot(export_dir: str, model: str | None, server: str | None, timeout_s
         return GrootBase.from_export(export_dir, model=model)
     from bridge.groot.client import groot_base_from_server
     from mjx_gr00t.export.groot import read_groot_export
+
+    settings = served_settings(read_groot_export(export_dir), model, server, timeout_s)
+    return groot_base_from_server(settings, api_token=os.environ.get("GROOT_API_TOKEN"))
+
+
+def served_settings(rec: Any, model: str | None, server: str, timeout_s: float) -> Any:
+    """The GrootSettings that query `server` as training queried its base: the export's GR00T record
+    `rec` (`mjx_gr00t.export.groot.GrootExport`) with its contract, where recorded."""
     from mjx_gr00t.groot_settings import GrootSettings
 
-    rec = read_groot_export(export_dir)
-    settings = GrootSettings(model=model, data_config=rec.data_config, key_map=rec.key_map_name,
-                             embodiment_tag=rec.embodiment_tag, n_action_steps=rec.n_action_steps, task=rec.task,
-                             server=server, timeout=timeout_s)
-    return groot_base_from_server(settings, api_token=os.environ.get("GROOT_API_TOKEN"))
+    return GrootSettings(model=model, data_config=rec.data_config, key_map=rec.key_map_name,
+                         embodiment_tag=rec.embodiment_tag, n_action_steps=rec.n_action_steps, task=rec.task,
+                         server=server, timeout=timeout_s, version=rec.version or "auto")
 
 
 def groot_chunks(groot: Any, home: np.ndarray, max_age_s: float) -> AsyncChunks:

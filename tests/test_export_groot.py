@@ -65,6 +65,29 @@ def test_groot_record_errors(tmp_path: os.PathLike) -> None:
         GrootExport.from_json({k: v for k, v in RECORD.to_json().items() if k != "n_action_steps"})
 
 
+def test_the_contract_is_recorded_where_known_and_handed_to_deployment() -> None:
+    """An export names the GR00T contract its base spoke, so a served or Hugging Face base is queried in
+    it again; where training could not know it (a server chose) nothing is written and old exports
+    keep their bytes."""
+    pytest.importorskip("torch")
+    from bridge.deploy_side import served_settings
+    from bridge.groot.planner import recorded_version
+    from mjx_gr00t.groot_settings import GrootSettings
+
+    assert recorded_version(GrootSettings(model="nvidia/GR00T-N1.7-3B"), local=False) == "n1.7"
+    assert recorded_version(GrootSettings(model="me/my-finetune", version="n1.7"), local=False) == "n1.7"
+    assert recorded_version(GrootSettings(model="me/my-finetune"), local=False) is None
+    assert recorded_version(GrootSettings(server="tcp://gpu-box:5555"), local=False) is None
+    assert recorded_version(GrootSettings(server="tcp://gpu-box:5555", version="n1.5"), local=False) == "n1.5"
+    n17 = dataclasses.replace(RECORD, version="n1.7")
+    assert GrootExport.from_json(json.loads(json.dumps(n17.to_json()))) == n17
+    assert "version" not in RECORD.to_json() and GrootExport.from_json(RECORD.to_json()).version is None
+    assert served_settings(n17, None, "tcp://gpu-box:5555", 2.0).version == "n1.7"
+    assert served_settings(RECORD, None, "tcp://gpu-box:5555", 2.0).version == "auto"
+    with pytest.raises(ValueError, match="version must be one of n1.5, n1.7 or None, got 'n2'"):
+        dataclasses.replace(RECORD, version="n2")
+
+
 # ----- through the bridge: a tiny GR00T-contract checkpoint (torch) ---------------------------------------
 @pytest.fixture(scope="module")
 def tiny_cam01(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -95,7 +118,7 @@ def test_groot_settings_are_recorded_and_load_the_same_base(tiny_cam01: str, tmp
     assert g["video"] == [{"key": "video.image_cam_0", "camera": "front"},
                           {"key": "video.image_cam_1", "camera": "wrist"}]
     assert g["state"] == [{"key": "state.arm_0", "size": 6}] and g["action"] == [{"key": "action.arm_0", "size": 6}]
-    assert GrootExport.from_json(g) == record == read_groot_export(ex.path)
+    assert GrootExport.from_json(g) == record == read_groot_export(ex.path) and g["version"] == "n1.5"
 
     base = GrootBase.from_export(ex.path)  # the deployment side: the same base, queried the same way
     assert (base.n_action_steps, base.settings.task, base.settings.embodiment_tag) == (6, g["task"], "new_embodiment")
@@ -126,10 +149,10 @@ def test_an_n17_base_is_recorded_and_deployed_through_its_own_contract(tmp_path:
 
     ckpt = tiny_checkpoint.write_checkpoint(str(tmp_path / "n17"), contract="n1.7")
     record = export_record(GrootSettings(model=ckpt))
-    assert record.metadata_sha256 is not None
+    assert record.metadata_sha256 is not None and record.version == "n1.7"
     ex = build_exported(tmp_path, "swish", base="groot", groot=record)
     base = GrootBase.from_export(ex.path)
-    assert isinstance(base.adapter, N17PolicyAdapter)
+    assert isinstance(base.adapter, N17PolicyAdapter) and base.settings.version == "n1.7"
     path = os.path.join(ckpt, "statistics.json")
     with open(path) as f:
         stats = json.load(f)

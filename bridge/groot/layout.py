@@ -125,6 +125,25 @@ def resolve_layout(data_config: str, key_map: Mapping[str, str] | str | None = N
 # Checkpoint metadata (Isaac-GR00T's experiment_cfg/metadata.json)
 
 
+def resolve_version(flag: str, model_path: str, local: bool) -> str:
+    """The GR00T contract of `model_path`: a local checkpoint's files decide (a contrary flag is a
+    ValueError); a Hugging Face id takes the flag, else its name (N1.5 / N1.6 / N1.7)."""
+    if local:
+        found = checkpoint_version(model_path)
+        if flag not in ("auto", found):
+            raise ValueError(f"version {flag} was asked for (--groot.version, or the server's --version) but "
+                             f"{model_path!r} is a GR00T {found} checkpoint (its files say so); drop the flag or pass "
+                             "the matching checkpoint")
+        return found
+    if flag != "auto":
+        return flag
+    name = re.search(r"n1[._-]?([567])", model_path.lower())
+    if name is None:
+        raise ValueError(f"cannot tell the GR00T version of {model_path!r} from its name: pass --groot.version n1.5 "
+                         "or n1.7")
+    return N15 if name.group(1) == "5" else N17
+
+
 def checkpoint_version(model_dir: str) -> str:
     """'n1.7' for a checkpoint with N1.6/N1.7 processor files, 'n1.5' for experiment_cfg/metadata.json;
     FileNotFoundError naming both layouts otherwise."""

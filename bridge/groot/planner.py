@@ -29,7 +29,9 @@ import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before jax is imported)
 import jax
 import numpy as np
 
-from bridge.groot.layout import DEFAULT_DENOISING_STEPS, KEY_MAPS, metadata_sha256, resolve_layout  # no torch
+from bridge.groot.layout import (  # no torch
+    DEFAULT_DENOISING_STEPS, KEY_MAPS, metadata_sha256, resolve_layout, resolve_version,
+)
 from mjx_gr00t.errors import UsageError
 from mjx_gr00t.export.groot import GrootExport
 from mjx_gr00t.groot_settings import GrootSettings
@@ -58,8 +60,22 @@ def export_record(settings: GrootSettings) -> GrootExport:
         key_map=tuple(sorted(KEY_MAPS[settings.key_map].items())) if settings.key_map else (),
         key_map_name=settings.key_map, action_horizon=layout.action_horizon,
         denoising_steps=DEFAULT_DENOISING_STEPS, task=settings.task, image_size=(CAMERA_SIZE, CAMERA_SIZE),
-        metadata_sha256=metadata_sha256(model) if local else None,
+        metadata_sha256=metadata_sha256(model) if local else None, version=recorded_version(settings, local),
     )
+
+
+def recorded_version(settings: GrootSettings, local: bool) -> str | None:
+    """The GR00T contract to record: a local checkpoint's files, else --groot.version, else the Hugging
+    Face id's name; None when only a server knows it (served, --groot.version auto, an id that does
+    not say)."""
+    if local:
+        return resolve_version(settings.version, settings.model, local=True)
+    if settings.model is None:
+        return None if settings.version == "auto" else settings.version
+    try:
+        return resolve_version(settings.version, settings.model, local=False)
+    except ValueError:
+        return None
 
 
 def call_seed(seeds: np.ndarray) -> int:

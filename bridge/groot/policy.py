@@ -25,7 +25,6 @@ and `state.gripper` (1) -> `state.arm_0` (6)).
 """
 
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,11 +40,11 @@ from bridge.groot.adapters import IsaacGr00tAdapter, PolicyAdapter, TinyAdapter
 from bridge.groot.contract_n17 import N17PolicyAdapter, load_isaac_n17
 from bridge.groot.layout import (
     DEFAULT_DENOISING_STEPS, METADATA_FILE, SO101_JOINT_RANGES, DataConfig, check_layout, check_modalities,
-    check_units, checkpoint_kind, checkpoint_version, embodiment_metadata, metadata_sha256, read_metadata,
-    resolve_layout,
+    check_units, checkpoint_kind, embodiment_metadata, metadata_sha256, read_metadata, resolve_layout,
+    resolve_version,
 )
 from bridge.groot.normaliser import Normaliser
-from bridge.groot.processor_files import N15, N17
+from bridge.groot.processor_files import N17
 from bridge.tiny_n17 import TinyGr00tPolicyN17
 from mjx_gr00t.export.groot import read_groot_export
 from mjx_gr00t.export.units import lerobot_scale_offset
@@ -65,25 +64,6 @@ def check_settings(settings: GrootSettings, layout: DataConfig, joint_ranges: Jo
     joints = sum(n for _, n in layout.state)
     if len(joint_ranges) != joints or any(not lo < hi for lo, hi in joint_ranges):
         raise ValueError(f"joint_ranges must be {joints} pairs (lo < hi), got {joint_ranges}")
-
-
-def resolve_version(flag: str, model_path: str, local: bool) -> str:
-    """The GR00T contract of `model_path`: a local checkpoint's files decide (a contrary flag is a
-    ValueError); a Hugging Face id takes the flag, else its name (N1.5 / N1.6 / N1.7)."""
-    if local:
-        found = checkpoint_version(model_path)
-        if flag not in ("auto", found):
-            raise ValueError(f"version {flag} was asked for (--groot.version, or the server's --version) but "
-                             f"{model_path!r} is a GR00T {found} checkpoint (its files say so); drop the flag or pass "
-                             "the matching checkpoint")
-        return found
-    if flag != "auto":
-        return flag
-    name = re.search(r"n1[._-]?([567])", model_path.lower())
-    if name is None:
-        raise ValueError(f"cannot tell the GR00T version of {model_path!r} from its name: pass --groot.version n1.5 "
-                         "or n1.7")
-    return N15 if name.group(1) == "5" else N17
 
 
 class GrootBase:
@@ -174,7 +154,7 @@ class GrootBase:
         settings = GrootSettings(
             model=path, data_config=rec.data_config, key_map=rec.key_map_name,
             embodiment_tag=rec.embodiment_tag, n_action_steps=rec.n_action_steps, max_batch=max_batch,
-            task=rec.task, device=device)
+            task=rec.task, device=device, version=rec.version or "auto")
         base = cls.from_pretrained(settings, key_map=dict(rec.key_map) or None, denoising_steps=rec.denoising_steps)
         got = (base.layout.video, base.layout.state, base.layout.action)
         if got != (rec.video, rec.state, rec.action):

@@ -21,6 +21,9 @@ CHUNK_FORMULA: str = (
     "of it gives base = clip((chunk[i] - joint_target) / act_scale, -1, 1), i = 0..n_action_steps-1"
 )
 
+CONTRACTS: tuple[str, ...] = ("n1.5", "n1.7")
+"""GR00T contracts a record may name (bridge.groot.processor_files.VERSIONS)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class GrootExport:
@@ -55,6 +58,10 @@ class GrootExport:
     metadata_sha256: str | None = None
     """SHA-256 of the checkpoint's experiment_cfg/metadata.json (its normalisation statistics);
     None for a Hugging Face id that was not downloaded."""
+    version: str | None = None
+    """The GR00T contract the base spoke: 'n1.5' (flat keys) or 'n1.7' (N1.6/N1.7's nested one); None
+    where it was not known at export (a served base whose server chose) or for exports made before it
+    was recorded. Deployment then tells it from the checkpoint or server, as training did."""
 
     def __post_init__(self) -> None:
         if not self.model or not self.data_config or not self.embodiment_tag:
@@ -71,6 +78,8 @@ class GrootExport:
             raise ValueError(f"state keys {self.state} and action keys {self.action} cover different joints")
         if not self.task.strip():
             raise ValueError("task must be a non-empty instruction")
+        if self.version not in (None, *CONTRACTS):
+            raise ValueError(f"version must be one of {', '.join(CONTRACTS)} or None, got {self.version!r}")
 
     def to_json(self) -> dict[str, Any]:
         """The residual.json "groot" entry."""
@@ -85,6 +94,8 @@ class GrootExport:
             "image_size": list(self.image_size), "image_dtype": "uint8 RGB (B, 1, H, W, 3)",
             "metadata_sha256": self.metadata_sha256,
             "chunk_formula": CHUNK_FORMULA,
+            # Written only when known: exports without it keep their bytes (tests/data/export_v1).
+            **({"version": self.version} if self.version else {}),
         }
 
     @classmethod
@@ -100,6 +111,7 @@ class GrootExport:
                 state=tuple((s["key"], int(s["size"])) for s in d["state"]),
                 action=tuple((a["key"], int(a["size"])) for a in d["action"]),
                 image_size=tuple(d["image_size"]), metadata_sha256=d["metadata_sha256"],
+                version=d.get("version"),
             )
         except (KeyError, TypeError) as e:
             raise ValueError(f"the 'groot' entry of {where} is incomplete or malformed: {e!r}") from e
