@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import save_figure
 from mjx_gr00t.machine import machine_line
 
 PARTS: tuple[str, ...] = ("render", "to_torch", "model", "to_jax", "write_back")
@@ -78,8 +79,7 @@ def plot_parts(data: dict[str, Any], path: str) -> None:
     fig.suptitle(f"GR00T bridge latency, {data['model'].split(',')[0]} ({machine_line(data['machine'])}{note})",
                  fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def write_json(data: dict[str, Any], path: str) -> None:

@@ -1,6 +1,8 @@
 """Shared helpers for benchmarks: the machine's file-name tag, timing after warm-up, a compile
-counter, and raw C MuJoCo references (single-thread `mj_step`, `mujoco.rollout` on all cores).
+counter, figure saving, and raw C MuJoCo references (single-thread `mj_step`, `mujoco.rollout` on all cores).
 The machine itself is described by `mjx_gr00t.machine`."""
+
+import mjx_gr00t  # noqa: F401  (sets the CPU XLA flags before JAX loads)
 
 import os
 import re
@@ -124,3 +126,12 @@ def write_record(path: str | None, record: dict[str, Any]) -> None:
     if path:
         write_json_atomic(path, record)
         print(f"wrote {path}")
+
+
+def save_figure(fig: Any, path: str, dpi: int = 120) -> None:
+    """Writes a matplotlib figure to `path` (its directory made if missing) and closes it."""
+    import matplotlib.pyplot as plt
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import tyro
 
-from benchmarks.common import machine_tag, time_steady, write_record
+from benchmarks.common import machine_tag, save_figure, time_steady, write_record
 from mjx_gr00t.machine import machine, machine_line
 from mjx_gr00t.rl import algos
 from mjx_gr00t.runner import cli
@@ -142,8 +142,7 @@ def plot(record: dict[str, Any], path: str) -> None:
     axes[0].legend()
     fig.suptitle(f"fast_td3 on {record['scene']}, zero base ({machine_line(record['machine'])})")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     print(f"wrote {path}")
 
 

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.common import save_figure  # noqa: E402
 from mjx_gr00t.envs.paper_rig_config import RigDRConfig  # noqa: E402
 
 
@@ -33,5 +34,4 @@ def plot_errors(error: np.ndarray, hidden: np.ndarray, title: str, path: str) ->
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{title}; {found.sum()} of {len(error)} frames found", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tyro  # noqa: E402
 
+from benchmarks.common import save_figure  # noqa: E402
 from mjx_gr00t import cli_args  # noqa: E402
 from mjx_gr00t.errors import UsageError  # noqa: E402
 
@@ -51,8 +52,7 @@ def plot_sb3(report: dict[str, Any], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tyro  # noqa: E402
 
+from benchmarks.common import save_figure  # noqa: E402
 from mjx_gr00t import cli_args  # noqa: E402
 
 from mjx_gr00t.machine import machine_line  # noqa: E402
@@ -60,9 +61,7 @@ def plot_throughput(report: dict[str, Any], path: str) -> None:
         ax.axis("off")
     fig.suptitle(f"throughput on {machine_line(report['machine'])}", fontsize=10)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 @dataclasses.dataclass(frozen=True)

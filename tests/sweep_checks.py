@@ -16,6 +16,13 @@ from mjx_gr00t.sweep.settings import SweepSettings
 from mjx_gr00t.sweep.train import checkpointer
 
 
+def finished_sweep(tmp_path_factory: Any, settings: SweepSettings, name: str) -> str:
+    """The directory of `settings` run to its end in a fresh temporary directory called `name`."""
+    out = str(tmp_path_factory.mktemp(name) / "whole")
+    run(dataclasses.replace(settings, out=out))
+    return out
+
+
 def read(out: str) -> tuple[dict, dict]:
     """(summary.json, progress.json) of the sweep in `out`."""
     with open(os.path.join(out, "summary.json")) as f, open(os.path.join(out, "progress.json")) as g:

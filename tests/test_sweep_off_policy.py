@@ -22,9 +22,8 @@ from mjx_gr00t.runner.build import build_env
 from mjx_gr00t.runner.run import schedules
 from mjx_gr00t.sweep.plan import make_plan
 from mjx_gr00t.sweep.program import OffPolicyProgram, build_program
-from mjx_gr00t.sweep.run import run
 from mjx_gr00t.sweep.settings import SweepSettings
-from sweep_checks import assert_resumes_exactly, read  # noqa: E402  (tests/ helper)
+from sweep_checks import assert_resumes_exactly, finished_sweep, read  # noqa: E402  (tests/ helper)
 
 TINY = ("scene=fetch_reach", "base=script", "engine=c", "her=False", "num_envs=8", "steps_per_iteration=8",
         "utd_ratio=0.0625", "batch_size=32", "buffer_capacity=512", "actor_hidden=(16,16)",
@@ -60,9 +59,7 @@ def test_a_run_of_the_program_is_the_standalone_trainer(her: bool) -> None:
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = str(tmp_path_factory.mktemp("sweep_sac") / "whole")
-    run(dataclasses.replace(SETTINGS, out=out))
-    return out
+    return finished_sweep(tmp_path_factory, SETTINGS, "sweep_sac")
 
 
 def test_outputs_early_stop_and_winner(whole: str) -> None:
@@ -96,3 +93,13 @@ def test_fast_td3_values_are_data_and_shapes_split_programs() -> None:
 def test_a_sac_flag_fast_td3_lacks_is_one_line() -> None:
     with pytest.raises(UsageError, match="fast_td3 has no flag 'utd_ratio'"):
         make_plan(SweepSettings(algo="fast_td3", grid=("utd_ratio=0.5,1",)))
+
+
+def test_a_replay_buffer_that_does_not_fit_is_one_line_naming_it(tmp_path: str) -> None:
+    """The memory estimate counts each run's replay buffer (from shapes; nothing is allocated)."""
+    from mjx_gr00t.sweep.run import run
+
+    fixed = tuple(f for f in TINY if not f.startswith("buffer_capacity")) + ("buffer_capacity=4000000000",)
+    with pytest.raises(UsageError, match=r"one run alone needs \d+\.\d+ GiB .*lower buffer_capacity") as info:
+        run(dataclasses.replace(SETTINGS, fixed=fixed, out=str(tmp_path / "s")))
+    assert "\n" not in info.value.message and not os.path.exists(str(tmp_path / "s"))

@@ -23,7 +23,7 @@ from mjx_gr00t.sweep.plan import make_plan
 from mjx_gr00t.sweep.program import build_program
 from mjx_gr00t.sweep.run import run
 from mjx_gr00t.sweep.settings import SweepSettings
-from sweep_checks import assert_resumes_exactly, read  # noqa: E402  (tests/ helper)
+from sweep_checks import assert_resumes_exactly, finished_sweep, read  # noqa: E402  (tests/ helper)
 
 TINY = ("scene=fetch_reach", "base=script", "engine=c", "num_envs=8", "unroll_length=8", "num_minibatches=2",
         "policy_hidden=(16,16)", "value_hidden=(16,16)")
@@ -53,9 +53,7 @@ def test_a_run_of_the_program_is_the_standalone_trainer() -> None:
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = str(tmp_path_factory.mktemp("sweep") / "whole")
-    run(dataclasses.replace(SETTINGS, out=out))
-    return out
+    return finished_sweep(tmp_path_factory, SETTINGS, "sweep")
 
 
 def test_outputs_early_stops_and_compiles(whole: str) -> None:

@@ -181,9 +181,11 @@ def run_bytes(state_shapes: Any, batch_size: int, obs_size: int, action_size: in
     return state + 4 * batch_size * (2 * obs_size + action_size + 4) * 4
 
 
-def check_memory(group_bytes: list[tuple[int, int]], available: int | None = None) -> None:
+def check_memory(group_bytes: list[tuple[int, int]], available: int | None = None,
+                 shrink: str = "num_envs or unroll_length") -> None:
     """group_bytes: (runs in the group, bytes per run) of each group. UsageError with the bytes the
-    largest group needs and the largest number of runs per group that fits, when it does not fit."""
+    largest group needs and the largest number of runs per group that fits, when it does not fit;
+    `shrink` names the flags that make one run smaller."""
     available = available_memory_bytes() if available is None else available
     runs, per_run = max(group_bytes, key=lambda g: g[0] * g[1])
     need = runs * per_run
@@ -191,7 +193,7 @@ def check_memory(group_bytes: list[tuple[int, int]], available: int | None = Non
         fits = available // per_run
         if fits == 0:
             raise UsageError(f"one run alone needs {per_run / 2**30:.2f} GiB and {available / 2**30:.2f} GiB is "
-                             "available: lower num_envs or unroll_length")
+                             f"available: lower {shrink}")
         raise UsageError(
             f"the sweep's largest program needs {need / 2**30:.2f} GiB ({runs} runs x {per_run / 2**20:.0f} MiB) "
             f"and {available / 2**30:.2f} GiB is available; the largest grid that fits has {fits} runs per "

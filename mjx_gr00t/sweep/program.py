@@ -85,14 +85,11 @@ class GroupProgram:
 
         return jax.device_get(jax.vmap(one)(spec.inference_params(state), _alpha(hyper)))
 
-    def bytes_per_run(self) -> int:
+    def _bytes_of(self, init_one: Callable[[], Any]) -> int:
         """Estimated memory of one run (`plan.run_bytes`; replay buffers included), from the shapes of
-        its state (nothing is allocated)."""
-        shapes = jax.eval_shape(lambda: self.init_one_shapes())
+        the state `init_one()` builds (only traced: nothing is allocated)."""
+        shapes = jax.eval_shape(init_one)
         return run_bytes(shapes, self.steps_per_iteration, self.env.observation_size, self.env.action_size)
-
-    def init_one_shapes(self) -> Any:
-        raise NotImplementedError
 
 
 def _alpha(hyper: Any) -> jax.Array:
@@ -122,8 +119,9 @@ class PPOProgram(GroupProgram):
         compiled = _ppo_step(self.config, self.env).lower(state, hyper).compile()
         return compiled, time.perf_counter() - start
 
-    def init_one_shapes(self) -> Any:
-        return _ppo_init(self.config, self.env)(jax.random.PRNGKey(0), jnp.float32(0.0))
+    def bytes_per_run(self) -> int:
+        """Estimated memory of one run: its TrainState and an iteration's rollout copies."""
+        return self._bytes_of(lambda: _ppo_init(self.config, self.env)(jax.random.PRNGKey(0), jnp.float32(0.0)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,9 +149,10 @@ class OffPolicyProgram(GroupProgram):
         compiled = _off_policy_step(self.config, self.env, apply_prob).lower(state, hyper).compile()
         return compiled, time.perf_counter() - start
 
-    def init_one_shapes(self) -> Any:
-        one = off_policy_hyper.hyper_of(self.config, 1.0)
-        return off_policy_hyper.init_core(self.config, self.env, cell_mesh())(jax.random.PRNGKey(0), one)
+    def bytes_per_run(self) -> int:
+        """Estimated memory of one run: its TrainState, replay buffer included, and an iteration's copies."""
+        init = off_policy_hyper.init_core(self.config, self.env, cell_mesh())
+        return self._bytes_of(lambda: init(jax.random.PRNGKey(0), off_policy_hyper.hyper_of(self.config, 1.0)))
 
 
 def _columns(runs: Sequence[Run]) -> dict[str, jax.Array]:

@@ -61,7 +61,8 @@ def run(settings: SweepSettings) -> dict[str, Any]:
     start = time.perf_counter()
     plan = make_plan(settings)
     programs = [build_program(group) for group in plan.groups]
-    check_memory([(len(g.runs), p.bytes_per_run()) for g, p in zip(plan.groups, programs)])
+    shrink = "num_envs or unroll_length" if settings.algo == "ppo" else "buffer_capacity (each run's replay) or num_envs"
+    check_memory([(len(g.runs), p.bytes_per_run()) for g, p in zip(plan.groups, programs)], shrink=shrink)
     out = prepare(settings, plan)
     progress = Progress.load(out, plan) if settings.resume else Progress.new(plan)
     swept = ", ".join(name for name, _ in settings.grid_items())
